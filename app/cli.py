@@ -1,0 +1,123 @@
+"""The ``kilowatch`` command: migrate, serve, import, schema.
+
+Heavy modules (uvicorn, the schema, pandas) are imported inside the subcommand that needs them so that
+``kilowatch --help`` and short commands start quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from app.errors import KilowatchError
+
+console = Console(stderr=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(arguments.handler(arguments, settings) or 0)
+    except KilowatchError as error:
+        console.print(f"[red]error:[/red] {error.message}")
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kilowatch", description="Model performance tracking for energy management.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    migrate = commands.add_parser("migrate", help="upgrade the configured database to the newest schema")
+    migrate.set_defaults(handler=_migrate)
+
+    serve = commands.add_parser("serve", help="migrate if needed, then serve the API, GraphiQL and health endpoints")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
+
+    load = commands.add_parser("import", help="bulk-load readings from a CSV file (all or nothing)")
+    load.add_argument("file", type=Path)
+    load.add_argument("--machine", required=True, help="machine name; created if it does not exist")
+    load.add_argument("--timezone", default="UTC", help="zone of timestamps written without an offset")
+    load.set_defaults(handler=_import)
+
+    schema = commands.add_parser("schema", help="write the GraphQL schema (SDL) to a file")
+    schema.add_argument("--output", type=Path, default=Path("schema.graphql"))
+    schema.set_defaults(handler=_schema)
+    return parser
+
+
+def _migrate(_: argparse.Namespace, settings: Settings) -> int:
+    from app.migrate import upgrade_to_head
+
+    asyncio.run(upgrade_to_head(settings.database_url))
+    console.print(f"database at newest schema: {_redacted(settings.database_url)}")
+    return 0
+
+
+def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.migrate import upgrade_to_head
+    from app.web import create_app
+
+    asyncio.run(upgrade_to_head(settings.database_url))
+    mode = "embedded (SQLite, in-process jobs)" if settings.embedded else "production (Redis workers)"
+    console.print(f"Kilowatch {mode} on {_redacted(settings.database_url)}")
+    console.print(f"GraphiQL: http://{arguments.host}:{arguments.port}/graphql")
+    uvicorn.run(
+        create_app(settings),
+        host=arguments.host,
+        port=arguments.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+    )
+    return 0
+
+
+def _import(arguments: argparse.Namespace, settings: Settings) -> int:
+    from app.services.csv_import import import_file
+
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        result = asyncio.run(import_file(settings, arguments.file, arguments.machine, arguments.timezone, progress))
+    elapsed = time.perf_counter() - started
+    total = result.inserted + result.updated
+    console.print(
+        f"{arguments.machine}: {result.inserted} inserted, {result.updated} updated "
+        f"in {elapsed:.1f} s ({total / max(elapsed, 1e-9):,.0f} readings/s)"
+    )
+    return 0
+
+
+def _schema(arguments: argparse.Namespace, _: Settings) -> int:
+    from graphql_schema.schema import export_sdl
+
+    changed = export_sdl(arguments.output)
+    console.print(f"{arguments.output}: {'updated' if changed else 'already current'}")
+    return 0
+
+
+def _redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Runtime configuration, read once from the environment (prefix ``KILOWATCH_``).
+
+The two URLs decide the runtime mode: with ``REDIS_URL`` unset the service runs embedded (in-process
+jobs and events); with it set, jobs go to ARQ workers and events through Redis pub/sub.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kilowatch.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KILOWATCH_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    #: Largest ``ingestReadings`` batch; larger loads go through ``kilowatch import``.
+    max_ingest_batch: int = Field(default=50_000, gt=0)
+    #: Upper bound for every ``limit`` argument of list queries.
+    max_list_limit: int = Field(default=1_000, gt=0)
+    #: Most points a trend query returns; longer histories are bucketed on the server.
+    max_trend_points: int = Field(default=500, gt=1)
+    #: GraphQL operation limits, enforced before execution.
+    max_query_depth: int = Field(default=10, gt=0)
+    max_aliases: int = Field(default=30, gt=0)
+    max_tokens: int = Field(default=5_000, gt=0)
+
+    @cached_property
+    def dialect(self) -> str:
+        """``postgresql`` or ``sqlite``: the few places that need dialect-specific SQL branch on this."""
+        return make_url(self.database_url).get_backend_name()
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None

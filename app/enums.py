@@ -1,0 +1,88 @@
+"""Domain enumerations.
+
+Member names are the GraphQL enum values; member values are what the database stores (lower case,
+the names the seed SQL and the views use).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ModelType(StrEnum):
+    BASELINE = "baseline"
+    ANOMALY = "anomaly"
+    FORECAST_ARIMA = "forecast_arima"
+    FORECAST_PROPHET = "forecast_prophet"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_JOB_STATUSES: tuple[JobStatus, ...] = (JobStatus.PENDING, JobStatus.RUNNING)
+
+
+class TriggerType(StrEnum):
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    DRIFT = "drift"
+    DEGRADATION = "degradation"
+
+
+class VersionStage(StrEnum):
+    CANDIDATE = "candidate"
+    CHAMPION = "champion"
+    ARCHIVED = "archived"
+
+
+class AlertType(StrEnum):
+    DRIFT = "drift"
+    DEGRADATION = "degradation"
+    TRAINING_FAILED = "training_failed"
+    AB_TEST_COMPLETED = "ab_test_completed"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Ordering used for ``minSeverity`` filters and escalation (higher is worse)."""
+        return SEVERITY_RANK[self]
+
+
+SEVERITY_RANK: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+UNRESOLVED_ALERT_STATUSES: tuple[AlertStatus, ...] = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
+
+
+class AbTestStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+
+class MetricsSource(StrEnum):
+    TRAINING_VALIDATION = "training_validation"
+    MONITORING = "monitoring"
+    EXTERNAL = "external"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"

@@ -1,0 +1,139 @@
+"""Bulk upsert of energy readings, all-or-nothing.
+
+Rows go to a temporary staging table first (PostgreSQL: binary COPY; SQLite: one executemany), then
+one set-based ``INSERT … SELECT … ON CONFLICT (machine_id, ts) DO UPDATE`` moves them into
+``energy_readings``. Re-sending a batch updates instead of duplicating, and a failure anywhere rolls
+the whole batch back with the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import InvalidInput
+from app.tables import UtcDateTime
+
+STAGING_TABLE = "reading_staging"
+READING_FIELDS = ("ts", "energy_kwh", "production_units", "outdoor_temp_c", "is_anomaly")
+#: Physically plausible outdoor temperatures; anything outside is a unit or sensor error.
+OUTDOOR_TEMP_RANGE_C = (-90.0, 70.0)
+#: Rows per COPY / executemany round trip; bounds memory and drives the import progress bar.
+CHUNK_SIZE = 20_000
+
+ReadingRow = tuple[datetime, float, float | None, float | None, bool | None]
+
+_staging = sa.Table(
+    STAGING_TABLE,
+    sa.MetaData(),
+    sa.Column("machine_id", sa.Uuid),
+    sa.Column("ts", UtcDateTime()),
+    sa.Column("energy_kwh", sa.Float),
+    sa.Column("production_units", sa.Float),
+    sa.Column("outdoor_temp_c", sa.Float),
+    sa.Column("is_anomaly", sa.Boolean),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    machine_id: uuid.UUID
+    inserted: int
+    updated: int
+
+
+def check_reading(row: ReadingRow, where: str) -> None:
+    """Validate one row; ``where`` says how to point at it (``readings[12]`` or ``line 14``)."""
+    ts, energy_kwh, production_units, outdoor_temp_c, _ = row
+    if ts.utcoffset() is None:
+        raise InvalidInput(f"{where}: timestamp must include a UTC offset", field=f"{where}.timestamp")
+    if not math.isfinite(energy_kwh) or energy_kwh < 0:
+        raise InvalidInput(
+            f"{where}: energyKwh must be a finite number ≥ 0, got {energy_kwh!r}", field=f"{where}.energyKwh"
+        )
+    if production_units is not None and (not math.isfinite(production_units) or production_units < 0):
+        raise InvalidInput(
+            f"{where}: productionUnits must be a finite number ≥ 0, got {production_units!r}",
+            field=f"{where}.productionUnits",
+        )
+    low, high = OUTDOOR_TEMP_RANGE_C
+    if outdoor_temp_c is not None and not (math.isfinite(outdoor_temp_c) and low <= outdoor_temp_c <= high):
+        raise InvalidInput(
+            f"{where}: outdoorTempC must be between {low:g} and {high:g} °C, got {outdoor_temp_c!r}",
+            field=f"{where}.outdoorTempC",
+        )
+
+
+def check_batch(rows: Sequence[ReadingRow], label: Callable[[int], str]) -> None:
+    """Every row valid and no instant twice: a batch with a duplicate is ambiguous, so it is refused."""
+    first_seen: dict[datetime, int] = {}
+    for index, row in enumerate(rows):
+        check_reading(row, label(index))
+        if (earlier := first_seen.setdefault(row[0], index)) != index:
+            raise InvalidInput(
+                f"{label(index)}: timestamp {row[0].isoformat()} repeats {label(earlier)}",
+                field=f"{label(index)}.timestamp",
+            )
+
+
+async def upsert_readings(
+    session: AsyncSession,
+    machine_id: uuid.UUID,
+    rows: Sequence[ReadingRow],
+    on_progress: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Stage and merge already-validated rows; ``on_progress`` receives staged row counts."""
+    connection = await session.connection()
+    await connection.run_sync(lambda sync: _staging.create(sync))
+    for chunk in _chunks(rows, CHUNK_SIZE):
+        await _stage(session, machine_id, chunk)
+        if on_progress is not None:
+            on_progress(len(chunk))
+    existing = await session.scalar(
+        sa.text(
+            f"SELECT count(*) FROM {STAGING_TABLE} s JOIN energy_readings r "
+            "ON r.machine_id = s.machine_id AND r.ts = s.ts"
+        )
+    )
+    columns = ", ".join(("machine_id", *READING_FIELDS))
+    updates = ", ".join(f"{name} = excluded.{name}" for name in READING_FIELDS[1:])
+    # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as a join constraint.
+    await session.execute(
+        sa.text(
+            f"INSERT INTO energy_readings ({columns}) SELECT {columns} FROM {STAGING_TABLE} WHERE true "
+            f"ON CONFLICT (machine_id, ts) DO UPDATE SET {updates}"
+        )
+    )
+    if connection.dialect.name != "postgresql":  # PostgreSQL drops it at commit (ON COMMIT DROP)
+        await connection.run_sync(lambda sync: _staging.drop(sync))
+    existing = int(existing or 0)
+    return IngestResult(machine_id=machine_id, inserted=len(rows) - existing, updated=existing)
+
+
+async def _stage(session: AsyncSession, machine_id: uuid.UUID, rows: Sequence[ReadingRow]) -> None:
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            STAGING_TABLE,
+            records=[(machine_id, *row) for row in rows],
+            columns=["machine_id", *READING_FIELDS],
+        )
+    else:
+        await session.execute(
+            _staging.insert(),
+            [dict(zip(("machine_id", *READING_FIELDS), (machine_id, *row), strict=True)) for row in rows],
+        )
+
+
+def _chunks(rows: Sequence[ReadingRow], size: int) -> Iterable[Sequence[ReadingRow]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]

@@ -1,0 +1,301 @@
+"""The database schema, written once in Python.
+
+Migrations (``migrations/versions``) are written by hand from these classes because the partial unique
+indexes and views that carry the invariants (one active job per series, one champion, one running A/B
+test, one unresolved alert per dedup key) are invisible to autogenerate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from app.enums import (
+    AbTestStatus,
+    AlertStatus,
+    AlertType,
+    JobStatus,
+    MetricsSource,
+    ModelType,
+    Role,
+    Severity,
+    TriggerType,
+    VersionStage,
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases.
+
+    SQLite has no timestamptz: values are stored as naive UTC and given their zone back on read, so
+    comparisons and ordering behave the same as on PostgreSQL.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC instant is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JsonDocument = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def enum_column(enum_class: type[Enum]) -> sa.Enum:
+    """Store an enum as its lower-case value with a CHECK constraint (portable, readable in SQL)."""
+    return sa.Enum(
+        enum_class,
+        values_callable=lambda members: [member.value for member in members],
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        name=f"ck_{enum_class.__name__.lower()}",
+        validate_strings=True,
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonDocument}
+
+
+class Machine(Base):
+    __tablename__ = "machines"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class EnergyReading(Base):
+    __tablename__ = "energy_readings"
+
+    machine_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts: Mapped[datetime] = mapped_column(primary_key=True)
+    energy_kwh: Mapped[float] = mapped_column(sa.Float)
+    production_units: Mapped[float | None] = mapped_column(sa.Float)
+    outdoor_temp_c: Mapped[float | None] = mapped_column(sa.Float)
+    is_anomaly: Mapped[bool | None] = mapped_column(sa.Boolean)
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (sa.UniqueConstraint("machine_id", "model_type", "version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    machine_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"))
+    model_type: Mapped[ModelType] = mapped_column(enum_column(ModelType))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    stage: Mapped[VersionStage] = mapped_column(enum_column(VersionStage), default=VersionStage.CANDIDATE)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    artifact: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    features: Mapped[list[str]] = mapped_column(JsonDocument)
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    trained_from: Mapped[datetime]
+    trained_to: Mapped[datetime]
+    training_rows: Mapped[int] = mapped_column(sa.Integer)
+    reference_profile: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    training_job_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+
+
+class TrainingJob(Base):
+    __tablename__ = "model_training_history"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    machine_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"))
+    model_type: Mapped[ModelType] = mapped_column(enum_column(ModelType))
+    trigger_type: Mapped[TriggerType] = mapped_column(enum_column(TriggerType))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[JobStatus] = mapped_column(enum_column(JobStatus), default=JobStatus.PENDING)
+    progress: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    progress_step: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    duration_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    model_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    improvement: Mapped[float | None] = mapped_column(sa.Float)
+    requested_by: Mapped[str | None] = mapped_column(sa.String(200))
+    cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    worker_id: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class PerformanceMetrics(Base):
+    __tablename__ = "model_performance_metrics"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    machine_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"))
+    model_type: Mapped[ModelType] = mapped_column(enum_column(ModelType))
+    model_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    source: Mapped[MetricsSource] = mapped_column(enum_column(MetricsSource))
+    evaluated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    sample_count: Mapped[int] = mapped_column(sa.Integer)
+    r_squared: Mapped[float | None] = mapped_column(sa.Float)
+    rmse: Mapped[float | None] = mapped_column(sa.Float)
+    mae: Mapped[float | None] = mapped_column(sa.Float)
+    mape: Mapped[float | None] = mapped_column(sa.Float)
+    cv_rmse: Mapped[float | None] = mapped_column(sa.Float)
+    nmbe: Mapped[float | None] = mapped_column(sa.Float)
+    precision: Mapped[float | None] = mapped_column(sa.Float)
+    recall: Mapped[float | None] = mapped_column(sa.Float)
+    f1: Mapped[float | None] = mapped_column(sa.Float)
+    #: Metrics beyond the contract's columns (adjusted R², WAPE, MASE, FSU, ...).
+    extra: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    drift_detected: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    drift_score: Mapped[float | None] = mapped_column(sa.Float)
+
+
+class DriftReport(Base):
+    __tablename__ = "drift_reports"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    machine_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"))
+    model_type: Mapped[ModelType] = mapped_column(enum_column(ModelType))
+    model_version_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("model_versions.id", ondelete="CASCADE"))
+    checked_at: Mapped[datetime] = mapped_column(default=utc_now)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    sample_count: Mapped[int] = mapped_column(sa.Integer)
+    drift_detected: Mapped[bool] = mapped_column(sa.Boolean)
+    drift_score: Mapped[float] = mapped_column(sa.Float)
+    features: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    concept: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+
+
+class AbTest(Base):
+    __tablename__ = "model_ab_tests"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    machine_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"))
+    model_type: Mapped[ModelType] = mapped_column(enum_column(ModelType))
+    model_a_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("model_versions.id"))
+    model_b_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("model_versions.id"))
+    traffic_split: Mapped[float] = mapped_column(sa.Float)
+    status: Mapped[AbTestStatus] = mapped_column(enum_column(AbTestStatus), default=AbTestStatus.RUNNING)
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    ends_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    min_samples: Mapped[int] = mapped_column(sa.Integer)
+    significance: Mapped[float] = mapped_column(sa.Float)
+    results: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    winner: Mapped[str | None] = mapped_column(sa.String(1))
+    started_by: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class ServedPrediction(Base):
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    machine_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"))
+    model_type: Mapped[ModelType] = mapped_column(enum_column(ModelType))
+    ts: Mapped[datetime]
+    value: Mapped[float] = mapped_column(sa.Float)
+    model_version_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("model_versions.id", ondelete="CASCADE"))
+    ab_test_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("model_ab_tests.id", ondelete="CASCADE")
+    )
+    arm: Mapped[str | None] = mapped_column(sa.String(1))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Alert(Base):
+    __tablename__ = "model_alerts"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    machine_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"))
+    model_type: Mapped[ModelType] = mapped_column(enum_column(ModelType))
+    alert_type: Mapped[AlertType] = mapped_column(enum_column(AlertType))
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity))
+    status: Mapped[AlertStatus] = mapped_column(enum_column(AlertStatus), default=AlertStatus.OPEN)
+    message: Mapped[str] = mapped_column(sa.Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    dedup_key: Mapped[str] = mapped_column(sa.String(300))
+    occurrences: Mapped[int] = mapped_column(sa.Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(sa.String(200))
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(200))
+    resolution_note: Mapped[str | None] = mapped_column(sa.Text)
+    auto_action: Mapped[str | None] = mapped_column(sa.Text)
+    training_job_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("model_training_history.id", ondelete="SET NULL")
+    )
+
+
+class MonitoringPolicy(Base):
+    __tablename__ = "monitoring_policies"
+
+    machine_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_type: Mapped[ModelType] = mapped_column(enum_column(ModelType), primary_key=True)
+    max_cv_rmse: Mapped[float] = mapped_column(sa.Float)
+    max_abs_nmbe: Mapped[float] = mapped_column(sa.Float)
+    min_r_squared: Mapped[float | None] = mapped_column(sa.Float)
+    psi_warning: Mapped[float] = mapped_column(sa.Float)
+    psi_critical: Mapped[float] = mapped_column(sa.Float)
+    auto_retrain: Mapped[bool] = mapped_column(sa.Boolean)
+    retrain_cooldown_hours: Mapped[float] = mapped_column(sa.Float)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_by: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    token_hash: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_by: Mapped[str | None] = mapped_column(sa.String(200))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+    actor: Mapped[str | None] = mapped_column(sa.String(200))
+    operation: Mapped[str] = mapped_column(sa.String(100))
+    target_ids: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
+    outcome: Mapped[str] = mapped_column(sa.String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)

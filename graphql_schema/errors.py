@@ -1,0 +1,56 @@
+"""Every GraphQL error leaves with an ``extensions.code``; unexpected ones leave masked.
+
+request-level (syntax, validation, variable coercion) → BAD_USER_INPUT, message kept
+KilowatchError raised by a service                    → its code, message and field kept
+anything else raised while executing                  → INTERNAL, message masked, detail logged
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from app.errors import KilowatchError
+
+logger = logging.getLogger("kilowatch.graphql")
+INTERNAL_MESSAGE = "Internal server error. The incident was logged."
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, KilowatchError):
+        extensions = {"code": original.code}
+        if original.field:
+            extensions["field"] = original.field
+        return _with(error, original.message, extensions)
+    if error.path is None and (original is None or isinstance(original, (GraphQLError, ValueError, TypeError))):
+        return _with(error, error.message, {"code": "BAD_USER_INPUT"})
+    if original is None and (error.extensions or {}).get("code"):
+        return error
+    logger.error(
+        "unexpected error in %s", ".".join(map(str, error.path or [])) or "request", exc_info=original or error
+    )
+    return _with(error, INTERNAL_MESSAGE, {"code": "INTERNAL"})
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, str]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), **extensions},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [classify(error) for error in result.errors]

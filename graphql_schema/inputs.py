@@ -1,0 +1,70 @@
+"""GraphQL input types of the contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+
+from graphql_schema.enums import ModelType
+
+
+@strawberry.input
+class ReadingInput:
+    timestamp: datetime
+    energy_kwh: float
+    production_units: float | None = None
+    outdoor_temp_c: float | None = None
+    is_anomaly: bool | None = strawberry.field(
+        default=None, description="Operator-confirmed anomaly label, when known."
+    )
+
+
+@strawberry.input
+class RecordMetricsInput:
+    machine_id: uuid.UUID
+    model_type: ModelType
+    model_version_id: uuid.UUID | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    sample_count: int
+    r_squared: float | None = None
+    rmse: float | None = None
+    mae: float | None = None
+    mape: float | None = None
+    cv_rmse: float | None = None
+    nmbe: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+
+
+@strawberry.input
+class PredictionInput:
+    timestamp: datetime
+    production_units: float | None = None
+    outdoor_temp_c: float | None = None
+
+
+@strawberry.input
+class StartAbTestInput:
+    model_a_id: uuid.UUID
+    model_b_id: uuid.UUID
+    traffic_split: float | None = 0.5
+    duration_hours: float | None = 168
+    min_samples: int | None = 100
+    significance: float | None = 0.05
+
+
+@strawberry.input
+class MonitoringPolicyInput:
+    machine_id: uuid.UUID
+    model_type: ModelType
+    max_cv_rmse: float | None = strawberry.UNSET
+    max_abs_nmbe: float | None = strawberry.UNSET
+    min_r_squared: float | None = strawberry.UNSET
+    psi_warning: float | None = strawberry.UNSET
+    psi_critical: float | None = strawberry.UNSET
+    auto_retrain: bool | None = strawberry.UNSET
+    retrain_cooldown_hours: float | None = strawberry.UNSET

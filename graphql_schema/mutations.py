@@ -1,0 +1,147 @@
+"""Root mutation: parse, call one service function in one transaction, map the result."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from app.errors import InvalidInput
+from app.services import alerts, ingest, machines, performance, policies
+from app.services.checks import camel_case
+from app.services.performance import MetricValues
+from graphql_schema.context import Info
+from graphql_schema.enums import ModelType, Role
+from graphql_schema.inputs import (
+    MonitoringPolicyInput,
+    PredictionInput,
+    ReadingInput,
+    RecordMetricsInput,
+    StartAbTestInput,
+)
+from graphql_schema.types.abtests import AbTest
+from graphql_schema.types.alerts import Alert
+from graphql_schema.types.drift import DriftReport
+from graphql_schema.types.jobs import TrainingJob, TriggerRetrainResult
+from graphql_schema.types.machine import Machine
+from graphql_schema.types.performance import PerformanceMetrics
+from graphql_schema.types.policies import MonitoringPolicy
+from graphql_schema.types.results import IngestResult, NewApiToken, Prediction
+from graphql_schema.types.versions import ModelVersion
+from graphql_schema.unavailable import not_available
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def register_machine(self, info: Info, name: str) -> Machine:
+        async with info.context.write() as session:
+            return Machine.from_row(await machines.register(session, name))
+
+    @strawberry.mutation(
+        description="Upsert up to the configured batch size of readings in one all-or-nothing transaction."
+    )
+    async def ingest_readings(self, info: Info, machine_id: uuid.UUID, readings: list[ReadingInput]) -> IngestResult:
+        limit = info.context.resources.settings.max_ingest_batch
+        if len(readings) > limit:
+            raise InvalidInput(
+                f"readings holds {len(readings)} items; at most {limit} per call (use `kilowatch import` for files)",
+                field="readings",
+            )
+        rows = [
+            (item.timestamp, item.energy_kwh, item.production_units, item.outdoor_temp_c, item.is_anomaly)
+            for item in readings
+        ]
+        ingest.check_batch(rows, lambda index: f"readings[{index}]")
+        async with info.context.write() as session:
+            await machines.require(session, machine_id)
+            result = await ingest.upsert_readings(session, machine_id, rows)
+        return IngestResult(machine_id=result.machine_id, inserted=result.inserted, updated=result.updated)
+
+    @strawberry.mutation(description="Record metrics of a model trained and evaluated elsewhere (source EXTERNAL).")
+    async def record_metrics(self, info: Info, input: RecordMetricsInput) -> PerformanceMetrics:
+        values = MetricValues(
+            r_squared=input.r_squared,
+            rmse=input.rmse,
+            mae=input.mae,
+            mape=input.mape,
+            cv_rmse=input.cv_rmse,
+            nmbe=input.nmbe,
+            precision=input.precision,
+            recall=input.recall,
+            f1=input.f1,
+        )
+        async with info.context.write() as session:
+            row = await performance.record_external(
+                session,
+                machine_id=input.machine_id,
+                model_type=input.model_type,
+                model_version_id=input.model_version_id,
+                window_start=input.window_start,
+                window_end=input.window_end,
+                sample_count=input.sample_count,
+                values=values,
+            )
+        return PerformanceMetrics.from_row(row)
+
+    @strawberry.mutation
+    async def check_drift(
+        self, info: Info, machine_id: uuid.UUID, model_type: ModelType, window_days: int | None = 7
+    ) -> DriftReport:
+        raise not_available("Mutation.checkDrift")
+
+    @strawberry.mutation
+    async def trigger_retrain(
+        self, info: Info, machine_id: uuid.UUID, model_type: ModelType, reason: str | None = None
+    ) -> TriggerRetrainResult:
+        raise not_available("Mutation.triggerRetrain")
+
+    @strawberry.mutation
+    async def cancel_training_job(self, info: Info, id: uuid.UUID) -> TrainingJob:
+        raise not_available("Mutation.cancelTrainingJob")
+
+    @strawberry.mutation
+    async def promote_model_version(self, info: Info, id: uuid.UUID) -> ModelVersion:
+        raise not_available("Mutation.promoteModelVersion")
+
+    @strawberry.mutation
+    async def start_ab_test(self, info: Info, input: StartAbTestInput) -> AbTest:
+        raise not_available("Mutation.startAbTest")
+
+    @strawberry.mutation
+    async def stop_ab_test(self, info: Info, id: uuid.UUID) -> AbTest:
+        raise not_available("Mutation.stopAbTest")
+
+    @strawberry.mutation
+    async def predict(
+        self, info: Info, machine_id: uuid.UUID, model_type: ModelType, inputs: list[PredictionInput]
+    ) -> list[Prediction]:
+        raise not_available("Mutation.predict")
+
+    @strawberry.mutation
+    async def acknowledge_alert(self, info: Info, id: uuid.UUID) -> Alert:
+        async with info.context.write() as session:
+            return Alert.from_row(await alerts.acknowledge(session, id, info.context.actor))
+
+    @strawberry.mutation
+    async def resolve_alert(self, info: Info, id: uuid.UUID, note: str | None = None) -> Alert:
+        async with info.context.write() as session:
+            return Alert.from_row(await alerts.resolve(session, id, note, info.context.actor))
+
+    @strawberry.mutation(description="Set some or all thresholds of a series; omitted fields keep their value.")
+    async def set_monitoring_policy(self, info: Info, input: MonitoringPolicyInput) -> MonitoringPolicy:
+        changes = {
+            name: getattr(input, name)
+            for name in policies.POLICY_FIELDS
+            if getattr(input, name) is not strawberry.UNSET
+        }
+        for name, value in changes.items():
+            if value is None and name != "min_r_squared":
+                raise InvalidInput(f"{camel_case(name)} cannot be null (omit it to keep the current value)", field=name)
+        async with info.context.write() as session:
+            policy = await policies.update(session, input.machine_id, input.model_type, changes, info.context.actor)
+        return MonitoringPolicy.from_policy(policy)
+
+    @strawberry.mutation
+    async def create_api_token(self, info: Info, name: str, role: Role) -> NewApiToken:
+        raise not_available("Mutation.createApiToken")

@@ -1,0 +1,28 @@
+"""Prometheus metrics for GraphQL operations, exposed at /metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import Counter, Histogram
+from strawberry.extensions import SchemaExtension
+
+OPERATIONS = Counter(
+    "kilowatch_graphql_operations_total", "GraphQL operations by type and outcome", ["operation_type", "outcome"]
+)
+DURATION = Histogram("kilowatch_graphql_operation_seconds", "GraphQL operation wall time", ["operation_type"])
+
+
+class OperationMetrics(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        try:
+            operation_type = context.operation_type.value
+        except RuntimeError:  # the document did not parse, so it has no operation
+            operation_type = "unknown"
+        outcome = "error" if context.result is not None and context.result.errors else "ok"
+        OPERATIONS.labels(operation_type, outcome).inc()
+        DURATION.labels(operation_type).observe(time.perf_counter() - started)

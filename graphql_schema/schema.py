@@ -1,0 +1,57 @@
+"""The Strawberry schema with its per-operation extensions, and the SDL export."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from app.config import Settings
+from graphql_schema.errors import ErrorCodes
+from graphql_schema.mutations import Mutation
+from graphql_schema.observability import OperationMetrics
+from graphql_schema.queries import Query
+from graphql_schema.subscriptions import Subscription
+
+#: Distinct documents kept parsed and validated; clients send few distinct operations many times.
+DOCUMENT_CACHE_SIZE = 1_024
+
+
+class KilowatchSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Logging happens in ``ErrorCodes``, which knows which errors are unexpected."""
+
+
+def build_schema(settings: Settings | None = None) -> KilowatchSchema:
+    """Extensions are given as factories so no per-operation state is shared between requests."""
+    settings = settings or Settings()
+    extensions: list[Any] = [
+        OperationMetrics,
+        ErrorCodes,
+        partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
+        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+    ]
+    return KilowatchSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+
+
+def export_sdl(path: Path) -> bool:
+    """Write the schema's SDL to ``path``; returns whether the file changed."""
+    sdl = build_schema().as_str() + "\n"
+    if path.exists() and path.read_text() == sdl:
+        return False
+    path.write_text(sdl)
+    return True

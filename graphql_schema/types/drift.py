@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from app import tables
+from graphql_schema.enums import ModelType
+
+
+@strawberry.type
+class FeatureDrift:
+    feature: str
+    method: str
+    statistic: float
+    p_value: float | None
+    threshold: float
+    drifted: bool
+
+
+@strawberry.type
+class ConceptDrift:
+    detected: bool
+    metric: str
+    reference: float | None
+    current: float | None
+    relative_change: float | None
+
+
+@strawberry.type
+class DriftReport:
+    id: uuid.UUID
+    machine_id: uuid.UUID
+    model_type: ModelType
+    model_version_id: uuid.UUID
+    checked_at: datetime
+    window_start: datetime
+    window_end: datetime
+    sample_count: int
+    drift_detected: bool
+    drift_score: float
+    features: list[FeatureDrift]
+    concept: ConceptDrift
+    details: strawberry.scalars.JSON = strawberry.field(
+        description="Every statistic computed per feature and for concept drift (PSI, KS, Wasserstein, CUSUM)."
+    )
+
+    @classmethod
+    def from_row(cls, row: tables.DriftReport) -> DriftReport:
+        return cls(
+            id=row.id,
+            machine_id=row.machine_id,
+            model_type=row.model_type,
+            model_version_id=row.model_version_id,
+            checked_at=row.checked_at,
+            window_start=row.window_start,
+            window_end=row.window_end,
+            sample_count=row.sample_count,
+            drift_detected=row.drift_detected,
+            drift_score=row.drift_score,
+            features=[_feature(item) for item in row.features],
+            concept=_concept(row.concept),
+            details={"features": row.features, "concept": row.concept},
+        )
+
+
+def _feature(item: dict[str, Any]) -> FeatureDrift:
+    return FeatureDrift(
+        feature=item["feature"],
+        method=item["method"],
+        statistic=item["statistic"],
+        p_value=item.get("p_value"),
+        threshold=item["threshold"],
+        drifted=item["drifted"],
+    )
+
+
+def _concept(item: dict[str, Any]) -> ConceptDrift:
+    return ConceptDrift(
+        detected=item["detected"],
+        metric=item["metric"],
+        reference=item.get("reference"),
+        current=item.get("current"),
+        relative_change=item.get("relative_change"),
+    )

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+
+from app import tables
+from graphql_schema.context import Info
+from graphql_schema.enums import MetricsSource, ModelType
+
+
+@strawberry.type(description="One evaluation of a model series; error metrics are fractions (0.12 = 12 %).")
+class PerformanceMetrics:
+    id: uuid.UUID
+    machine_id: uuid.UUID
+    model_type: ModelType
+    model_version_id: uuid.UUID | None
+    source: MetricsSource
+    evaluated_at: datetime
+    window_start: datetime | None
+    window_end: datetime | None
+    sample_count: int
+    r_squared: float | None
+    rmse: float | None
+    mae: float | None
+    mape: float | None
+    cv_rmse: float | None
+    nmbe: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    drift_detected: bool
+    drift_score: float | None
+    extra: strawberry.scalars.JSON = strawberry.field(
+        description="Further metrics where measured: adjusted R², WAPE, MASE, fractional savings uncertainty."
+    )
+
+    @strawberry.field(description="Version number of the evaluated model version.")
+    async def model_version(self, info: Info) -> int | None:
+        if self.model_version_id is None:
+            return None
+        version = await info.context.loaders.version.load(self.model_version_id)
+        return version.version if version else None
+
+    @classmethod
+    def from_row(cls, row: tables.PerformanceMetrics) -> PerformanceMetrics:
+        return cls(
+            id=row.id,
+            machine_id=row.machine_id,
+            model_type=row.model_type,
+            model_version_id=row.model_version_id,
+            source=row.source,
+            evaluated_at=row.evaluated_at,
+            window_start=row.window_start,
+            window_end=row.window_end,
+            sample_count=row.sample_count,
+            r_squared=row.r_squared,
+            rmse=row.rmse,
+            mae=row.mae,
+            mape=row.mape,
+            cv_rmse=row.cv_rmse,
+            nmbe=row.nmbe,
+            precision=row.precision,
+            recall=row.recall,
+            f1=row.f1,
+            drift_detected=row.drift_detected,
+            drift_score=row.drift_score,
+            extra=row.extra or {},
+        )

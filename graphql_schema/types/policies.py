@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from app.services.policies import Policy
+from graphql_schema.enums import ModelType
+
+
+@strawberry.type(description="Thresholds for one series; error thresholds are fractions (0.30 = 30 %).")
+class MonitoringPolicy:
+    machine_id: uuid.UUID
+    model_type: ModelType
+    max_cv_rmse: float
+    max_abs_nmbe: float
+    min_r_squared: float | None
+    psi_warning: float
+    psi_critical: float
+    auto_retrain: bool
+    retrain_cooldown_hours: float
+    is_default: bool = strawberry.field(description="True when no policy was stored and the defaults apply.")
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> MonitoringPolicy:
+        settings = policy.settings
+        return cls(
+            machine_id=policy.machine_id,
+            model_type=policy.model_type,
+            max_cv_rmse=settings.max_cv_rmse,
+            max_abs_nmbe=settings.max_abs_nmbe,
+            min_r_squared=settings.min_r_squared,
+            psi_warning=settings.psi_warning,
+            psi_critical=settings.psi_critical,
+            auto_retrain=settings.auto_retrain,
+            retrain_cooldown_hours=settings.retrain_cooldown_hours,
+            is_default=not policy.stored,
+        )
