@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from app.ml.features import infer_step
 from app.ml.metrics import Metrics
 
 READING_COLUMNS: tuple[str, ...] = ("energy_kwh", "production_units", "outdoor_temp_c", "is_anomaly")
@@ -30,6 +31,20 @@ MIN_ROWS = 30
 
 class InsufficientDataError(ValueError):
     """The training window cannot support a trustworthy model of this type (too few rows, gaps)."""
+
+
+def anomaly_labels(frame: pd.DataFrame) -> np.ndarray | None:
+    """``is_anomaly`` as booleans when any row is labelled, else None; unlabelled rows count as normal."""
+    labels = frame["is_anomaly"].astype("boolean")
+    return labels.fillna(False).to_numpy(dtype=bool) if labels.notna().any() else None
+
+
+def _interval_name(step: pd.Timedelta) -> str:
+    seconds = step.total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}-{unit}"
+    return f"{seconds:g}-second"
 
 
 def require_history(frame: pd.DataFrame, model_name: str, min_days: float, min_coverage: float = 0.5) -> None:
@@ -45,19 +60,17 @@ def require_history(frame: pd.DataFrame, model_name: str, min_days: float, min_c
             f"{model_name} needs at least {MIN_ROWS} readings with energy_kwh; the window has {len(usable)}"
         )
     span = usable[-1] - usable[0]
-    step = pd.Timedelta(np.median(np.diff(usable.as_unit("ns").asi8)), unit="ns")
+    step = infer_step(usable)
     coverage = len(usable) / (span / step + 1)
     if span < pd.Timedelta(days=min_days) or coverage < min_coverage:
         raise InsufficientDataError(
             f"{model_name} needs energy_kwh readings spanning at least {min_days:g} days with at least "
-            f"{min_coverage:.0%} of the {step} intervals filled; the window spans "
+            f"{min_coverage:.0%} of its {_interval_name(step)} intervals filled; the window spans "
             f"{span / pd.Timedelta(days=1):.1f} days with {coverage:.0%} filled ({len(usable)} readings)"
         )
 
 
-def resolve_hyperparameters(
-    model_name: str, defaults: dict[str, Any], given: dict[str, Any] | None
-) -> dict[str, Any]:
+def resolve_hyperparameters(model_name: str, defaults: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
     """Defaults overlaid with ``given``; an unknown key is a typo that would silently do nothing, so it fails."""
     unknown = sorted(set(given or {}) - set(defaults))
     if unknown:
@@ -66,8 +79,13 @@ def resolve_hyperparameters(
 
 
 def envelope(model_name: str, payload: dict[str, Any]) -> bytes:
-    """Artifacts are versioned JSON: readable in any process, inspectable by a person, no pickle."""
-    return json.dumps({"model_type": model_name, "format": ARTIFACT_FORMAT, **payload}).encode()
+    """Artifacts are versioned, strict JSON (no NaN): readable in any process and by a person, no pickle.
+
+    Pickled scikit-learn or statsmodels objects break across library versions and execute code on
+    load; parameters as JSON do neither.
+    """
+    document = {"model_type": model_name, "format": ARTIFACT_FORMAT, **payload}
+    return json.dumps(document, allow_nan=False).encode()
 
 
 def open_envelope(model_name: str, artifact: bytes) -> dict[str, Any]:
