@@ -15,6 +15,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.config import Settings
@@ -22,6 +23,7 @@ from graphql_schema.errors import ErrorCodes
 from graphql_schema.mutations import Mutation
 from graphql_schema.observability import OperationMetrics
 from graphql_schema.queries import Query
+from graphql_schema.scalars import SCALAR_MAP
 from graphql_schema.subscriptions import Subscription
 
 #: Distinct documents kept parsed and validated; clients send few distinct operations many times.
@@ -45,7 +47,13 @@ def build_schema(settings: Settings | None = None) -> KilowatchSchema:
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
     ]
-    return KilowatchSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return KilowatchSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    )
 
 
 def export_sdl(path: Path) -> bool:

@@ -1,7 +1,8 @@
 """Parsing and validation of reading files for ``kilowatch import``.
 
 Validation is vectorised over the whole file before anything is written, so a bad row aborts the
-import with its line number and the database is untouched.
+import with its line number and the database is untouched. Numeric columns are parsed by pandas' C
+reader; only when a column holds something that is not a number is it re-read as text to find the line.
 """
 
 from __future__ import annotations
@@ -16,30 +17,32 @@ from app.services.ingest import OUTDOOR_TEMP_RANGE_C, ReadingRow
 
 REQUIRED_COLUMNS = ("timestamp", "energy_kwh")
 OPTIONAL_COLUMNS = ("production_units", "outdoor_temp_c", "is_anomaly")
-_TRUE = {"true", "1", "yes", "t", "y"}
-_FALSE = {"false", "0", "no", "f", "n"}
-_OFFSET_PATTERN = r"(?:Z|[+-]\d{2}:?\d{2})$"
+NUMERIC_COLUMNS = ("energy_kwh", "production_units", "outdoor_temp_c")
+_FLAGS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "t": True,
+    "y": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "f": False,
+    "n": False,
+}
 #: Header is line 1, so data row i (0-based) is line i + 2.
 _FIRST_DATA_LINE = 2
 
 
 def read_readings_csv(path: Path, timezone: str = "UTC") -> list[ReadingRow]:
     """Rows ready for ``ingest.upsert_readings``; timestamps without an offset are read in ``timezone``."""
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"{path}: cannot read CSV ({error})", field="file") from error
-    frame.columns = [str(column).strip().lower() for column in frame.columns]
-    _check_columns(frame, path)
-    timestamps = _parse_timestamps(frame["timestamp"].str.strip(), timezone, path)
-    energy = _parse_numbers(frame, "energy_kwh", path, required=True, minimum=0.0)
-    production = _parse_numbers(frame, "production_units", path, minimum=0.0)
-    temperature = _parse_numbers(frame, "outdoor_temp_c", path, bounds=OUTDOOR_TEMP_RANGE_C)
-    anomaly = _parse_flags(frame, path)
-    duplicated = timestamps.duplicated().to_numpy()
-    if duplicated.any():
-        line = int(np.argmax(duplicated)) + _FIRST_DATA_LINE
-        raise InvalidInput(f"{path}: line {line}: timestamp repeats an earlier line", field="timestamp")
+    frame = _read(path)
+    timestamps = _parse_timestamps(frame["timestamp"], timezone, path)
+    energy = _numbers(frame, "energy_kwh", path, required=True, minimum=0.0)
+    production = _numbers(frame, "production_units", path, minimum=0.0)
+    temperature = _numbers(frame, "outdoor_temp_c", path, bounds=OUTDOOR_TEMP_RANGE_C)
+    anomaly = _flags(frame, path)
+    _fail_at(path, timestamps.duplicated().to_numpy(), "timestamp repeats an earlier line", "timestamp")
     return list(
         zip(
             timestamps.dt.to_pydatetime().tolist(),
@@ -52,11 +55,28 @@ def read_readings_csv(path: Path, timezone: str = "UTC") -> list[ReadingRow]:
     )
 
 
-def _check_columns(frame: pd.DataFrame, path: Path) -> None:
-    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        header = [str(column).strip().lower() for column in pd.read_csv(path, nrows=0).columns]
+        _check_columns(header, path)
+        return pd.read_csv(
+            path,
+            header=0,
+            names=header,
+            dtype={"timestamp": str, "is_anomaly": str},
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=True,
+        )
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"{path}: cannot read CSV ({error})", field="file") from error
+
+
+def _check_columns(header: list[str], path: Path) -> None:
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}", field="file")
-    unknown = [column for column in frame.columns if column not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    unknown = [column for column in header if column not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
         raise InvalidInput(
             f"{path}: unknown column(s) {', '.join(unknown)}; expected "
@@ -71,13 +91,14 @@ def _fail_at(path: Path, bad: np.ndarray, message: str, field: str) -> None:
         raise InvalidInput(f"{path}: line {line}: {message}", field=field)
 
 
-def _parse_timestamps(raw: pd.Series, timezone: str, path: Path) -> pd.Series:
-    has_offset = raw.str.contains(_OFFSET_PATTERN, regex=True).to_numpy()
-    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
-    if has_offset.any():
-        parsed[has_offset] = pd.to_datetime(raw[has_offset], format="ISO8601", utc=True, errors="coerce")
-    if (~has_offset).any():
-        naive = pd.to_datetime(raw[~has_offset], format="ISO8601", errors="coerce")
+def _parse_timestamps(text: pd.Series, timezone: str, path: Path) -> pd.Series:
+    if timezone == "UTC":  # naive values are UTC: one vectorised parse
+        parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    else:
+        has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).to_numpy()
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
+        parsed[has_offset] = pd.to_datetime(text[has_offset], format="ISO8601", utc=True, errors="coerce")
+        naive = pd.to_datetime(text[~has_offset], format="ISO8601", errors="coerce")
         try:
             local = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
         except (KeyError, ValueError) as error:
@@ -92,7 +113,7 @@ def _parse_timestamps(raw: pd.Series, timezone: str, path: Path) -> pd.Series:
     return parsed
 
 
-def _parse_numbers(
+def _numbers(
     frame: pd.DataFrame,
     column: str,
     path: Path,
@@ -103,13 +124,16 @@ def _parse_numbers(
 ) -> np.ndarray:
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
-    raw = frame[column].str.strip()
-    blank = (raw == "").to_numpy()
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    if raw.dtype == object:  # something in the column is not a number: find the first such line
+        text = raw.fillna("").astype(str).str.strip()
+        _fail_at(path, ((text != "") & np.isnan(values)).to_numpy(), f"{column} is not a number", column)
+    missing = np.isnan(values)
     if required:
-        _fail_at(path, blank, f"{column} is empty", column)
-    values = pd.to_numeric(raw.where(~blank, None), errors="coerce").to_numpy(dtype=float)
-    _fail_at(path, ~blank & ~np.isfinite(values), f"{column} is not a finite number", column)
-    present = ~blank
+        _fail_at(path, missing, f"{column} is empty or not a number", column)
+    present = ~missing
+    _fail_at(path, present & ~np.isfinite(values), f"{column} is not a finite number", column)
     if minimum is not None:
         _fail_at(path, present & (values < minimum), f"{column} must be ≥ {minimum:g}", column)
     if bounds is not None:
@@ -120,14 +144,19 @@ def _parse_numbers(
     return values
 
 
-def _parse_flags(frame: pd.DataFrame, path: Path) -> list[bool | None]:
+def _flags(frame: pd.DataFrame, path: Path) -> list[bool | None]:
     if "is_anomaly" not in frame.columns:
         return [None] * len(frame)
-    raw = frame["is_anomaly"].str.strip().str.lower()
-    known = raw.isin(_TRUE | _FALSE) | (raw == "")
-    _fail_at(path, ~known.to_numpy(), "is_anomaly must be true/false (or empty)", "is_anomaly")
-    return [None if value == "" else value in _TRUE for value in raw.tolist()]
+    raw = frame["is_anomaly"]
+    mapped = raw.map(_FLAGS)
+    if mapped.isna().any():  # only mixed case, padding or bad values need the slower text pass
+        text = raw.fillna("").astype(str).str.strip().str.lower()
+        mapped = text.map(_FLAGS)
+    else:
+        text = raw
+    _fail_at(path, (mapped.isna() & (text != "")).to_numpy(), "is_anomaly must be true/false (or empty)", "is_anomaly")
+    return mapped.astype(object).where(mapped.notna(), None).tolist()
 
 
 def _none_for_nan(values: np.ndarray) -> list[float | None]:
-    return [None if np.isnan(value) else value for value in values.tolist()]
+    return np.where(np.isnan(values), None, values).tolist()

