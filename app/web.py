@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,8 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
 from app.config import Settings
@@ -21,6 +23,7 @@ from graphql_schema.context import Context
 from graphql_schema.schema import build_schema
 
 READINESS_TIMEOUT_S = 2.0
+DASHBOARD_DIRECTORY = Path(__file__).resolve().parent / "dashboard"
 
 
 class KilowatchGraphQL(GraphQL[Context, None]):
@@ -51,8 +54,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    async def home(_: Request) -> Response:
-        return RedirectResponse("/graphql")
+    async def dashboard(_: Request) -> Response:
+        return FileResponse(DASHBOARD_DIRECTORY / "index.html")
 
     routes = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
@@ -60,7 +63,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-        Route("/", home),
+        Route("/", dashboard),
+        Mount("/static", StaticFiles(directory=DASHBOARD_DIRECTORY), name="static"),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
