@@ -126,7 +126,7 @@ def _numbers(
         return np.full(len(frame), np.nan)
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-    if raw.dtype == object:  # something in the column is not a number: find the first such line
+    if not pd.api.types.is_numeric_dtype(raw):  # something in the column is not a number: find its line
         text = raw.fillna("").astype(str).str.strip()
         _fail_at(path, ((text != "") & np.isnan(values)).to_numpy(), f"{column} is not a number", column)
     missing = np.isnan(values)

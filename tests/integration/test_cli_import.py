@@ -1,0 +1,79 @@
+"""`kilowatch import` end to end: a real subprocess against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from app.db import create_engine
+
+HEADER = "timestamp,energy_kwh,production_units,outdoor_temp_c,is_anomaly\n"
+
+
+def run_import(database_url: str, path: Path, machine: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "KILOWATCH_DATABASE_URL": database_url, "KILOWATCH_LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "import", str(path), "--machine", machine],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def stored(database_url: str, machine: str) -> list[tuple[float, bool | None]]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                sa.text(
+                    "SELECT r.energy_kwh, r.is_anomaly FROM energy_readings r JOIN machines m ON m.id = r.machine_id "
+                    "WHERE m.name = :name ORDER BY r.ts"
+                ),
+                {"name": machine},
+            )
+            return [tuple(row) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+def hourly(count: int, kwh: float) -> str:
+    return "".join(
+        f"2026-03-01T{hour:02d}:00:00Z,{kwh + hour},{hour},{10 + hour / 10},{hour == 3}\n" for hour in range(count)
+    )
+
+
+async def test_import_creates_the_machine_then_a_rerun_updates(database_url: str, tmp_path: Path) -> None:
+    machine = f"press-{uuid.uuid4().hex[:6]}"
+    first = tmp_path / "first.csv"
+    first.write_text(HEADER + hourly(24, 10.0))
+    second = tmp_path / "second.csv"
+    second.write_text(HEADER + hourly(24, 100.0))
+
+    created = run_import(database_url, first, machine)
+    rerun = run_import(database_url, second, machine)
+
+    assert created.returncode == 0, created.stderr
+    assert "24 inserted, 0 updated" in created.stderr
+    assert rerun.returncode == 0, rerun.stderr
+    assert "0 inserted, 24 updated" in rerun.stderr
+    rows = await stored(database_url, machine)
+    assert len(rows) == 24
+    assert rows[0] == (100.0, False) and rows[3] == (103.0, True)
+
+
+async def test_a_bad_line_aborts_the_file_and_writes_nothing(database_url: str, tmp_path: Path) -> None:
+    machine = f"oven-{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "bad.csv"
+    path.write_text(HEADER + hourly(10, 5.0) + "2026-03-01T10:00:00Z,-4,,,\n" + hourly(3, 1.0).replace("T0", "T2"))
+
+    result = run_import(database_url, path, machine)
+
+    assert result.returncode == 2
+    assert "line 12" in result.stderr and "energy_kwh" in result.stderr
+    assert await stored(database_url, machine) == []

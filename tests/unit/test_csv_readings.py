@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.errors import InvalidInput
+from app.services.csv_readings import read_readings_csv
+
+HEADER = "timestamp,energy_kwh,production_units,outdoor_temp_c,is_anomaly\n"
+
+
+def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
+    path = tmp_path / "readings.csv"
+    path.write_text(header + body)
+    return path
+
+
+def test_reads_all_columns_and_normalises_offsets_to_utc(tmp_path: Path) -> None:
+    path = write(tmp_path, "2026-01-01T00:00:00Z,10.5,3,4.5,false\n2026-01-01T02:00:00+01:00,11,,,TRUE\n")
+
+    rows = read_readings_csv(path)
+
+    assert rows == [
+        (datetime(2026, 1, 1, 0, tzinfo=UTC), 10.5, 3.0, 4.5, False),
+        (datetime(2026, 1, 1, 1, tzinfo=UTC), 11.0, None, None, True),
+    ]
+
+
+def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
+    rows = read_readings_csv(write(tmp_path, "2026-01-01T00:00:00Z,1\n", header="timestamp,energy_kwh\n"))
+
+    assert rows == [(datetime(2026, 1, 1, tzinfo=UTC), 1.0, None, None, None)]
+
+
+def test_naive_timestamps_are_read_in_the_given_zone(tmp_path: Path) -> None:
+    path = write(tmp_path, "2026-07-01T12:00:00,1,,,\n")
+
+    assert read_readings_csv(path)[0][0] == datetime(2026, 7, 1, 12, tzinfo=UTC)
+    assert read_readings_csv(path, timezone="Europe/Berlin")[0][0] == datetime(2026, 7, 1, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("2026-01-01T00:00:00Z,1,,,\n2026-01-01T01:00:00Z,-2,,,\n", "line 3: energy_kwh must be ≥ 0"),
+        ("2026-01-01T00:00:00Z,1,,,\n2026-01-01T01:00:00Z,abc,,,\n", "line 3: energy_kwh is not a number"),
+        ("2026-01-01T00:00:00Z,,,,\n", "line 2: energy_kwh is empty"),
+        ("2026-01-01T00:00:00Z,1,,,\nyesterday,1,,,\n", "line 3: timestamp is not an ISO 8601 instant"),
+        ("2026-01-01T00:00:00Z,1,,,\n2026-01-01T00:00:00Z,2,,,\n", "line 3: timestamp repeats an earlier line"),
+        ("2026-01-01T00:00:00Z,1,,95,\n", "line 2: outdoor_temp_c must be between"),
+        ("2026-01-01T00:00:00Z,1,,,maybe\n", "line 2: is_anomaly must be true/false"),
+        ("2026-01-01T00:00:00Z,inf,,,\n", "line 2: energy_kwh is not a finite number"),
+    ],
+)
+def test_first_bad_line_is_named(tmp_path: Path, body: str, fragment: str) -> None:
+    with pytest.raises(InvalidInput, match=fragment):
+        read_readings_csv(write(tmp_path, body))
+
+
+def test_unknown_and_missing_columns_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="unknown column"):
+        read_readings_csv(write(tmp_path, "x,1,2\n", header="timestamp,energy_kwh,colour\n"))
+    with pytest.raises(InvalidInput, match="missing column"):
+        read_readings_csv(write(tmp_path, "x\n", header="timestamp\n"))
+
+
+def test_ambiguous_local_time_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "2026-10-25T02:30:00,1,,,\n")  # happens twice in Berlin that night
+
+    with pytest.raises(InvalidInput, match="line 2"):
+        read_readings_csv(path, timezone="Europe/Berlin")
