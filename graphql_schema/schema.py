@@ -8,26 +8,19 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.config import Settings
 from graphql_schema.errors import ErrorCodes
+from graphql_schema.limits import OperationLimits
 from graphql_schema.mutations import Mutation
 from graphql_schema.observability import OperationMetrics
 from graphql_schema.queries import Query
 from graphql_schema.scalars import SCALAR_MAP
+from graphql_schema.schema_constants import DOCUMENT_CACHE_SIZE
 from graphql_schema.subscriptions import Subscription
-
-#: Distinct documents kept parsed and validated; clients send few distinct operations many times.
-DOCUMENT_CACHE_SIZE = 1_024
 
 
 class KilowatchSchema(strawberry.Schema):
@@ -43,8 +36,7 @@ def build_schema(settings: Settings | None = None) -> KilowatchSchema:
         ErrorCodes,
         partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
         partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(OperationLimits, max_depth=settings.max_query_depth, max_aliases=settings.max_aliases),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
     ]
     return KilowatchSchema(
