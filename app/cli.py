@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
-from app.errors import KilowatchError
+from app.errors import InvalidInput, KilowatchError
 
 console = Console(stderr=True)
 
@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="run training jobs and maintenance crons from Redis (production mode)")
+    worker.set_defaults(handler=_worker)
 
     load = commands.add_parser("import", help="bulk-load readings from a CSV file (all or nothing)")
     load.add_argument("file", type=Path)
@@ -87,6 +90,19 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
     )
+    return 0
+
+
+def _worker(_: argparse.Namespace, settings: Settings) -> int:
+    from app.migrate import upgrade_to_head
+    from workers.run import run_workers
+
+    if not settings.redis_url:
+        raise InvalidInput(
+            "kilowatch worker needs KILOWATCH_REDIS_URL; in embedded mode `kilowatch serve` trains in-process"
+        )
+    asyncio.run(upgrade_to_head(settings.database_url))
+    asyncio.run(run_workers(settings))
     return 0
 
 

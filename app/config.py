@@ -31,6 +31,21 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, gt=0)
     max_aliases: int = Field(default=30, gt=0)
     max_tokens: int = Field(default=5_000, gt=0)
+    #: Training jobs (DESIGN.md §5): a running job writes a heartbeat every JOB_HEARTBEAT_S; the sweeper,
+    #: every SWEEP_INTERVAL_S, fails running jobs silent for JOB_STALE_AFTER_S and re-enqueues lost
+    #: pending ones; JOB_TIMEOUT_S bounds one training.
+    job_heartbeat_s: float = Field(default=5.0, gt=0)
+    job_stale_after_s: float = Field(default=120.0, gt=0)
+    sweep_interval_s: float = Field(default=60.0, gt=0)
+    job_timeout_s: float = Field(default=1800.0, gt=0)
+    #: Most recent history a model is trained on.
+    training_window_days: int = Field(default=365, gt=0)
+    #: When every series with enough data is retrained: "<day> HH:MM" (UTC), day = mon..sun or daily; "off" disables.
+    retrain_schedule: str = "mon 03:00"
+    #: Training jobs one worker process runs at once (fits are CPU-bound; scale with processes).
+    worker_concurrency: int = Field(default=1, gt=0)
+    #: How often an idle worker polls Redis for new jobs; bounds trigger-to-RUNNING latency.
+    worker_poll_delay_s: float = Field(default=0.05, gt=0)
 
     @cached_property
     def dialect(self) -> str:

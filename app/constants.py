@@ -8,3 +8,14 @@ MIGRATION_ADVISORY_LOCK_ID = 0x4B574D4947524154
 #: Event bus channels (DESIGN.md §7).
 JOBS_CHANNEL = "kilowatch:jobs"
 ALERTS_CHANNEL = "kilowatch:alerts"
+
+#: ARQ queues: training jobs and maintenance crons never wait behind each other.
+TRAINING_QUEUE = "kilowatch:training"
+MAINTENANCE_QUEUE = "kilowatch:maintenance"
+#: ARQ function names (the task layer registers these; the queue adapter enqueues by name).
+TRAIN_TASK = "train_model"
+
+#: Seconds ``Job.abort`` waits for ARQ to confirm; the database records the cancellation either way.
+ABORT_CONFIRM_TIMEOUT_S = 2.0
+#: Extra ARQ job timeout beyond KILOWATCH_JOB_TIMEOUT_S, so the task's own timeout fires first and is recorded.
+ARQ_TIMEOUT_MARGIN_S = 60

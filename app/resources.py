@@ -1,7 +1,14 @@
-"""What a process holds for its lifetime: settings, the database engine and the session factory."""
+"""What a process holds for its lifetime: settings, database, job queue and event bus.
+
+The two runtime modes differ only here: with ``REDIS_URL`` set, jobs go to ARQ workers and events
+through Redis; without it, the same task function runs in-process and events stay in memory.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.db import SessionFactory, create_engine, create_read_session_factory, create_session_factory
+from app.runtime.events import EventBus, MemoryEventBus, RedisEventBus
+from app.runtime.queue import ArqQueue, InlineQueue, JobQueue
+from app.services.training import run_training_job
 
 
 @dataclass(frozen=True)
@@ -19,17 +29,39 @@ class Resources:
     sessions: SessionFactory
     #: Autocommit sessions for single-statement reads (resolvers and DataLoader batches).
     reads: SessionFactory
+    queue: JobQueue
+    events: EventBus
+
+
+def worker_identity() -> str:
+    """Who owns a running job: unique per process start, readable in the jobs table."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     engine = create_engine(settings.database_url)
+    events: EventBus = RedisEventBus.connect(settings.redis_url) if settings.redis_url else MemoryEventBus()
+    queue: JobQueue
+    inline: InlineQueue | None = None
+    if settings.redis_url:
+        queue = await ArqQueue.connect(settings.redis_url)
+    else:
+        queue = inline = InlineQueue(settings.worker_concurrency)
+    resources = Resources(
+        settings=settings,
+        engine=engine,
+        sessions=create_session_factory(engine),
+        reads=create_read_session_factory(engine),
+        queue=queue,
+        events=events,
+    )
+    if inline is not None:
+        identity = worker_identity()
+        inline.bind(lambda job_id: run_training_job(resources, job_id, identity))
     try:
-        yield Resources(
-            settings=settings,
-            engine=engine,
-            sessions=create_session_factory(engine),
-            reads=create_read_session_factory(engine),
-        )
+        yield resources
     finally:
+        await queue.close()
+        await events.close()
         await engine.dispose()

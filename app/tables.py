@@ -299,3 +299,20 @@ class AuditEntry(Base):
     target_ids: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
     outcome: Mapped[str] = mapped_column(sa.String(32))
     details: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+
+
+class ChampionChange(Base):
+    """Every change of a series' champion: who, when, why, and from which version."""
+
+    __tablename__ = "model_champion_changes"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    machine_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"))
+    model_type: Mapped[ModelType] = mapped_column(enum_column(ModelType))
+    from_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    to_version_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("model_versions.id", ondelete="CASCADE"))
+    changed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    changed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    reason: Mapped[str] = mapped_column(sa.Text)

@@ -19,6 +19,7 @@ from strawberry.asgi import GraphQL
 
 from app.config import Settings
 from app.resources import Resources, open_resources
+from app.runtime.background import embedded_maintenance
 from graphql_schema.context import Context
 from graphql_schema.schema import build_schema
 
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with open_resources(settings) as resources:
+        async with open_resources(settings) as resources, embedded_maintenance(resources):
             yield {"resources": resources}
 
     graphql_app = KilowatchGraphQL(schema=build_schema(settings), max_subscriptions_per_connection=50)

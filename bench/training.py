@@ -1,6 +1,7 @@
-"""Training benchmark: the full pipeline (check, split, fit, validate, refit) per model type.
+"""Training benchmark: the full pipeline per model type, and trigger-to-RUNNING latency through ARQ.
 
     .venv/bin/python bench/training.py [--days 365 730] [--machine press-line-1] [--models baseline ...]
+                                       [--latency-samples 30] [--skip-latency]
 
 For each model type and window length it generates hourly synthetic readings for one demo machine
 (``app.ml.synthetic``), runs ``app.ml.validation.train_and_validate`` once, and prints the wall time
@@ -10,18 +11,42 @@ validation metrics, so a speed-up that costs accuracy shows in the same table.
 BLAS threading matters on small hosts: with OpenBLAS's default thread pool on a busy 2-core
 machine the linear algebra of a baseline ran 10-20x slower than with ``OPENBLAS_NUM_THREADS=1``.
 The environment is printed with the results so runs can be compared.
+
+The latency section runs a real `kilowatch worker` against a scratch PostgreSQL database and its own
+Redis DB, triggers retraining again and again, and reads each job's created_at → started_at gap
+(both written by the database clock of one host).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
 import time
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from app.ml.model_types import MODEL_TYPE_NAMES, get_model_type
 from app.ml.synthetic import DEMO_FLEET, generate_readings
 from app.ml.validation import train_and_validate
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from app.config import Settings  # noqa: E402
+from app.enums import ACTIVE_JOB_STATUSES, ModelType, TriggerType  # noqa: E402
+from app.migrate import upgrade_to_head  # noqa: E402
+from app.resources import Resources, open_resources  # noqa: E402
+from app.services import job_lifecycle  # noqa: E402
+from app.tables import TrainingJob  # noqa: E402
+from tests.seeding import seeded_machine  # noqa: E402
+from tests.support import scratch_postgres_database  # noqa: E402
 
 MACHINES = {profile.name: profile for profile in DEMO_FLEET}
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -81,15 +106,63 @@ def print_fit_times(timings: list[FitTiming]) -> None:
         )
 
 
+async def measure_trigger_latency(samples: int) -> list[float]:
+    """Seconds from a job's creation to a worker marking it RUNNING, for ``samples`` sequential triggers."""
+    redis_url = f"redis://127.0.0.1:6379/{random.randrange(1, 16)}"
+    async with scratch_postgres_database() as database_url:
+        await upgrade_to_head(database_url)
+        settings = Settings(database_url=database_url, redis_url=redis_url, retrain_schedule="off")
+        environment = {
+            **os.environ,
+            "KILOWATCH_DATABASE_URL": database_url,
+            "KILOWATCH_REDIS_URL": redis_url,
+            "KILOWATCH_RETRAIN_SCHEDULE": "off",
+            "KILOWATCH_LOG_LEVEL": "WARNING",
+        }
+        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=environment, cwd=REPO)
+        try:
+            async with open_resources(settings) as resources:
+                machine_id = await seeded_machine(resources, "latency-probe", days=20)
+                await asyncio.sleep(3)  # let the worker start polling
+                latencies = []
+                for _ in range(samples):
+                    outcome = await job_lifecycle.trigger(resources, machine_id, ModelType.BASELINE, TriggerType.MANUAL)
+                    job = await _finished(resources, outcome.job.id)
+                    assert job.started_at is not None, job.error_message
+                    latencies.append((job.started_at - job.created_at).total_seconds())
+                return latencies
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+
+
+async def _finished(resources: Resources, job_id: uuid.UUID) -> TrainingJob:
+    while True:
+        async with resources.sessions() as session:
+            job = await session.get(TrainingJob, job_id)
+        if job is not None and job.status not in ACTIVE_JOB_STATUSES:
+            return job
+        await asyncio.sleep(0.05)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, nargs="+", default=[365, 730])
     parser.add_argument("--machine", choices=sorted(MACHINES), default="press-line-1")
     parser.add_argument("--models", nargs="+", choices=MODEL_TYPE_NAMES, default=list(MODEL_TYPE_NAMES))
+    parser.add_argument("--latency-samples", type=int, default=30)
+    parser.add_argument("--skip-latency", action="store_true")
     arguments = parser.parse_args()
     threads = ", ".join(f"{name}={os.environ.get(name, 'unset')}" for name in THREAD_VARIABLES)
     print(f"Training pipeline on hourly synthetic '{arguments.machine}' readings ({os.cpu_count()} CPUs; {threads})")
     print_fit_times(measure_fit_times(tuple(arguments.days), tuple(arguments.models), arguments.machine))
+    if not arguments.skip_latency:
+        latencies = asyncio.run(measure_trigger_latency(arguments.latency_samples))
+        print(
+            f"\ntrigger → RUNNING through ARQ, {len(latencies)} jobs: "
+            f"p50 {statistics.median(latencies) * 1000:.0f} ms, "
+            f"p95 {statistics.quantiles(latencies, n=20)[-1] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

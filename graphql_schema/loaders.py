@@ -60,4 +60,5 @@ class Loaders:
         self.validation_metrics = _loader(sessions, performance.validation_for_versions)
         self.versions = _loader(sessions, _per_limit(registry.versions_of_series), list)
         self.training_jobs = _loader(sessions, _per_limit(jobs.jobs_of_series), list)
+        self.champion_history = _loader(sessions, _per_limit(registry.champion_history), list)
         self.running_ab_test = _loader(sessions, abtests.running_of_series)

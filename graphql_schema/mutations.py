@@ -6,8 +6,9 @@ import uuid
 
 import strawberry
 
+from app.enums import TriggerType
 from app.errors import InvalidInput
-from app.services import alerts, ingest, machines, performance, policies
+from app.services import alerts, ingest, job_lifecycle, machines, performance, policies, registry
 from app.services.checks import camel_case
 from app.services.performance import MetricValues
 from graphql_schema.context import Info
@@ -90,19 +91,27 @@ class Mutation:
     ) -> DriftReport:
         raise not_available("Mutation.checkDrift")
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Start retraining a series; answers with the active job when one is running.")
     async def trigger_retrain(
         self, info: Info, machine_id: uuid.UUID, model_type: ModelType, reason: str | None = None
     ) -> TriggerRetrainResult:
-        raise not_available("Mutation.triggerRetrain")
+        outcome = await job_lifecycle.trigger(
+            info.context.resources, machine_id, model_type, TriggerType.MANUAL, reason, info.context.actor
+        )
+        return TriggerRetrainResult(
+            triggered=outcome.triggered, reason=outcome.reason, job=TrainingJob.from_row(outcome.job)
+        )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Cancel a job: a pending one at once; a running one is interrupted and ends CANCELLED."
+    )
     async def cancel_training_job(self, info: Info, id: uuid.UUID) -> TrainingJob:
-        raise not_available("Mutation.cancelTrainingJob")
+        return TrainingJob.from_row(await job_lifecycle.cancel(info.context.resources, id))
 
-    @strawberry.mutation
-    async def promote_model_version(self, info: Info, id: uuid.UUID) -> ModelVersion:
-        raise not_available("Mutation.promoteModelVersion")
+    @strawberry.mutation(description="Make any version the champion of its series; promoting an older one rolls back.")
+    async def promote_model_version(self, info: Info, id: uuid.UUID, reason: str | None = None) -> ModelVersion:
+        async with info.context.write() as session:
+            return ModelVersion.from_row(await registry.promote(session, id, info.context.actor, reason))
 
     @strawberry.mutation
     async def start_ab_test(self, info: Info, input: StartAbTestInput) -> AbTest:

@@ -10,9 +10,6 @@ from __future__ import annotations
 from app.errors import NotAvailableYet
 
 PENDING_OPERATIONS: dict[str, str] = {
-    "Mutation.triggerRetrain": "model training",
-    "Mutation.cancelTrainingJob": "model training",
-    "Mutation.promoteModelVersion": "the model registry",
     "Mutation.checkDrift": "drift monitoring",
     "Mutation.startAbTest": "A/B testing",
     "Mutation.stopAbTest": "A/B testing",

@@ -11,6 +11,7 @@ from graphql_schema.context import Info
 from graphql_schema.enums import ModelType
 from graphql_schema.types.abtests import AbTest
 from graphql_schema.types.alerts import Alert
+from graphql_schema.types.champions import ChampionChange
 from graphql_schema.types.jobs import TrainingJob
 from graphql_schema.types.performance import PerformanceMetrics
 from graphql_schema.types.policies import MonitoringPolicy
@@ -67,6 +68,11 @@ class ModelSeries:
     async def versions(self, info: Info, limit: int | None = 50) -> list[ModelVersion]:
         rows = await info.context.loaders.versions.load((*self.key, list_limit(info, limit, 50)))
         return [ModelVersion.from_row(row) for row in rows]
+
+    @strawberry.field(description="Champion changes, newest first: who, when, why, from which version.")
+    async def champion_history(self, info: Info, limit: int | None = 20) -> list[ChampionChange]:
+        rows = await info.context.loaders.champion_history.load((*self.key, list_limit(info, limit, 20)))
+        return [ChampionChange.from_row(row) for row in rows]
 
     @strawberry.field
     async def latest_performance(self, info: Info) -> PerformanceMetrics | None:

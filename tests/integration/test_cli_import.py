@@ -8,9 +8,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from app.db import create_engine
+
+#: The app fixture empties every table afterwards, so the machines created here do not leak into other tests.
+pytestmark = pytest.mark.usefixtures("app")
 
 HEADER = "timestamp,energy_kwh,production_units,outdoor_temp_c,is_anomaly\n"
 

@@ -96,6 +96,7 @@ def _robust_location_scale(residuals: np.ndarray, energy: np.ndarray) -> tuple[f
 class AnomalyType(ModelType):
     name: ClassVar[str] = "anomaly"
     primary_metric: ClassVar[str] = "detection_loss"
+    min_training_days = MIN_TRAINING_DAYS
 
     def primary_value(self, metrics: Metrics) -> float | None:
         return 1.0 - metrics.f1 if metrics.f1 is not None else metrics.cv_rmse

@@ -143,6 +143,8 @@ class ModelType(ABC):
     name: ClassVar[str]
     #: Metric whose lower value wins when a new version is compared with the champion.
     primary_metric: ClassVar[str]
+    #: Shortest history ``check_sufficiency`` accepts; lets schedulers skip hopeless series cheaply.
+    min_training_days: ClassVar[float]
 
     def primary_value(self, metrics: Metrics) -> float | None:
         """The number compared between versions (lower wins): by default the ``primary_metric`` field."""

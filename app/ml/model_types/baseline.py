@@ -125,6 +125,7 @@ def fit_linear_baseline(frame: pd.DataFrame, hyperparameters: dict[str, Any]) ->
 class BaselineType(ModelType):
     name: ClassVar[str] = "baseline"
     primary_metric: ClassVar[str] = "cv_rmse"
+    min_training_days = MIN_TRAINING_DAYS
 
     def check_sufficiency(self, frame: pd.DataFrame) -> None:
         require_history(frame, self.name, MIN_TRAINING_DAYS)

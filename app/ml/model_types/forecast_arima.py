@@ -146,6 +146,7 @@ class ArimaForecaster(FittedModel):
 class ForecastArimaType(ModelType):
     name: ClassVar[str] = "forecast_arima"
     primary_metric: ClassVar[str] = "mase"
+    min_training_days = MIN_TRAINING_DAYS
 
     def check_sufficiency(self, frame: pd.DataFrame) -> None:
         require_history(frame, self.name, MIN_TRAINING_DAYS)

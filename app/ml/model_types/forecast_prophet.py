@@ -124,6 +124,7 @@ class ProphetForecaster(FittedModel):
 class ForecastProphetType(ModelType):
     name: ClassVar[str] = "forecast_prophet"
     primary_metric: ClassVar[str] = "mase"
+    min_training_days = MIN_TRAINING_DAYS
 
     def check_sufficiency(self, frame: pd.DataFrame) -> None:
         require_history(frame, self.name, MIN_TRAINING_DAYS)

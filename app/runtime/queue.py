@@ -1,0 +1,120 @@
+"""JobQueue: hands training jobs to whatever runs them.
+
+The database row is the record of a job; the queue only carries its id. ``ArqQueue`` puts it on Redis
+for ``kilowatch worker`` processes (the ARQ job id is the training job id, so enqueueing twice is a
+no-op); ``InlineQueue`` runs the same task function in this process for the embedded mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from arq.jobs import Job, JobStatus
+
+from app.constants import ABORT_CONFIRM_TIMEOUT_S, TRAIN_TASK, TRAINING_QUEUE
+
+logger = logging.getLogger("kilowatch.queue")
+
+JobRunner = Callable[[uuid.UUID], Awaitable[None]]
+
+
+class JobQueue(Protocol):
+    async def enqueue(self, job_id: uuid.UUID) -> None:
+        """Hand the job to a runner; safe to call again for the same id."""
+
+    async def abort(self, job_id: uuid.UUID) -> None:
+        """Interrupt a running job; the caller has already recorded the cancellation request."""
+
+    async def holds(self, job_id: uuid.UUID) -> bool:
+        """Whether the queue still knows the job (queued or running): the sweeper re-enqueues the rest."""
+
+    async def close(self) -> None: ...
+
+
+def redis_settings(url: str) -> RedisSettings:
+    """Connection settings with retries, so a Redis restart is ridden out instead of crashing callers."""
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_retries = 10
+    settings.conn_retry_delay = 1
+    settings.retry_on_timeout = True
+    return settings
+
+
+class ArqQueue:
+    def __init__(self, redis: ArqRedis) -> None:
+        self._redis = redis
+
+    @classmethod
+    async def connect(cls, url: str) -> ArqQueue:
+        return cls(await create_pool(redis_settings(url), default_queue_name=TRAINING_QUEUE))
+
+    async def enqueue(self, job_id: uuid.UUID) -> None:
+        await self._redis.enqueue_job(TRAIN_TASK, str(job_id), _job_id=str(job_id), _queue_name=TRAINING_QUEUE)
+
+    async def abort(self, job_id: uuid.UUID) -> None:
+        job = Job(str(job_id), self._redis, _queue_name=TRAINING_QUEUE)
+        # Aborting an id ARQ does not hold poisons later jobs with that id (arq#485): only known ones.
+        if await job.status() not in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
+            return
+        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+            await job.abort(timeout=ABORT_CONFIRM_TIMEOUT_S, poll_delay=0.1)
+
+    async def holds(self, job_id: uuid.UUID) -> bool:
+        status = await Job(str(job_id), self._redis, _queue_name=TRAINING_QUEUE).status()
+        return status in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class InlineQueue:
+    """Runs jobs as tasks of this event loop, at most ``concurrency`` at a time (embedded mode)."""
+
+    def __init__(self, concurrency: int) -> None:
+        self._runner: JobRunner | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+
+    def bind(self, runner: JobRunner) -> None:
+        """Set the task function once the process's resources exist (the runner needs them)."""
+        self._runner = runner
+
+    async def enqueue(self, job_id: uuid.UUID) -> None:
+        if self._runner is None:
+            raise RuntimeError("InlineQueue used before a runner was bound")
+        if job_id in self._tasks:
+            return
+        task = asyncio.get_running_loop().create_task(self._run(job_id), name=f"training-{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
+
+    async def _run(self, job_id: uuid.UUID) -> None:
+        assert self._runner is not None
+        async with self._slots:
+            try:
+                await self._runner(job_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the runner records failures on the job; this only keeps the loop alive
+                logger.exception("training job %s raised outside its own handling", job_id)
+
+    async def abort(self, job_id: uuid.UUID) -> None:
+        task = self._tasks.get(job_id)
+        if task is not None:
+            task.cancel()
+
+    async def holds(self, job_id: uuid.UUID) -> bool:
+        return job_id in self._tasks
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

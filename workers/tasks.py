@@ -1,0 +1,24 @@
+"""ARQ task functions. Arguments are ids only; everything else is read from the database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.runtime.periodic import Periodic
+from app.services.training import run_training_job
+
+
+async def train_model(ctx: dict[str, Any], job_id: str) -> None:
+    await run_training_job(ctx["resources"], uuid.UUID(job_id), ctx["worker_id"])
+
+
+def run_periodic(task: Periodic) -> Callable[[dict[str, Any]], Awaitable[object]]:
+    """The ARQ cron coroutine of a registered periodic task."""
+
+    async def run(ctx: dict[str, Any]) -> object:
+        return await task.action(ctx["resources"])
+
+    run.__qualname__ = run.__name__ = task.name.replace("-", "_")
+    return run
