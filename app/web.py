@@ -1,8 +1,14 @@
-"""The ASGI application: GraphQL (HTTP, GraphiQL, websockets), health, readiness and metrics."""
+"""The ASGI application: GraphQL (HTTP, GraphiQL, websockets), health, readiness and metrics.
+
+Callers are identified here, once per HTTP request from the ``Authorization`` header and once per
+websocket from the ``connection_init`` payload; what they may do is decided per operation in
+``graphql_schema.auth``. A websocket without a valid token is closed with 4401, one whose role can run
+no subscription with 4403.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -11,25 +17,84 @@ import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.background import BackgroundTasks
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
+from app.authentication import Authenticator
 from app.config import Settings
+from app.rate_limits import open_rate_limiter
 from app.resources import Resources, open_resources
 from app.runtime.background import embedded_maintenance
+from graphql_schema.auth import minimum_subscription_role
 from graphql_schema.context import Context
 from graphql_schema.schema import build_schema
 
 READINESS_TIMEOUT_S = 2.0
 DASHBOARD_DIRECTORY = Path(__file__).resolve().parent / "dashboard"
+#: Browsers may cache a CORS preflight answer this long (seconds).
+CORS_MAX_AGE_S = 600
+
+
+class ClosingOnceWebSocketAdapter(ASGIWebSocketAdapter):
+    """Closing an already closed socket does nothing.
+
+    Strawberry answers a rejected ``connection_init`` with 4403 only; to answer a missing or invalid
+    token with 4401, ``on_ws_connect`` closes the socket itself and then rejects, and the close that
+    Strawberry attempts next must not fail.
+    """
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.ws.application_state is not WebSocketState.DISCONNECTED:
+            await self.ws.close(code=code, reason=reason)
 
 
 class KilowatchGraphQL(GraphQL[Context, None]):
+    websocket_adapter_class = ClosingOnceWebSocketAdapter  # type: ignore[assignment]
+
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(resources=request.state.resources, request=request, response=response)
+        state = request.state
+        context = Context(
+            resources=state.resources, rate_limiter=state.rate_limiter, request=request, response=response
+        )
+        if request.scope["type"] == "http":
+            authentication = await state.authenticator.authenticate(request.headers.get("authorization"))
+            context.principal = authentication.principal
+            if authentication.record_use is not None:
+                _run_after_response(response, authentication.record_use)
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        parameters = context.connection_params or {}
+        authorization = parameters.get("Authorization", parameters.get("authorization"))
+        authentication = await context.request.state.authenticator.authenticate(authorization)
+        principal = authentication.principal
+        if principal is None:
+            await context.response.close(code=4401, reason="Unauthorized")
+            raise ConnectionRejectionError
+        if not principal.has_role(minimum_subscription_role()):
+            raise ConnectionRejectionError  # Strawberry closes with 4403 Forbidden
+        if authentication.record_use is not None:
+            await authentication.record_use()
+        context.principal = principal
+        return UNSET
+
+
+def _run_after_response(response: Response, task: Callable[[], Awaitable[None]]) -> None:
+    """Queue ``task`` to run once the response has been sent, next to any task already queued."""
+    queued = response.background
+    tasks = queued if isinstance(queued, BackgroundTasks) else BackgroundTasks([queued] if queued else [])
+    tasks.add_task(task)
+    response.background = tasks
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -37,10 +102,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with open_resources(settings) as resources, embedded_maintenance(resources):
-            yield {"resources": resources}
+        async with (
+            open_resources(settings) as resources,
+            open_rate_limiter(settings) as rate_limiter,
+            embedded_maintenance(resources),
+        ):
+            authenticator = Authenticator(resources.engine, resources.sessions, enabled=settings.auth == "on")
+            yield {"resources": resources, "rate_limiter": rate_limiter, "authenticator": authenticator}
 
-    graphql_app = KilowatchGraphQL(schema=build_schema(settings), max_subscriptions_per_connection=50)
+    graphql_app = KilowatchGraphQL(
+        schema=build_schema(settings),
+        max_subscriptions_per_connection=50,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        allowed_origins=settings.cors_origins,
+    )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -67,7 +142,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/", dashboard),
         Mount("/static", StaticFiles(directory=DASHBOARD_DIRECTORY), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=CORS_MAX_AGE_S,
+        )
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware if settings.cors_origins else [])
 
 
 async def _database_ready(resources: Resources) -> bool:

@@ -1,5 +1,6 @@
 """Every GraphQL error leaves with an ``extensions.code``; unexpected ones leave masked.
 
+already carrying a code (access control, limits)      → kept as it is
 request-level (syntax, validation, variable coercion) → BAD_USER_INPUT, message kept
 KilowatchError raised by a service                    → its code, message and field kept
 anything else raised while executing                  → INTERNAL, message masked, detail logged
@@ -10,8 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import StreamExecutionResult
 
 from app.errors import KilowatchError
 
@@ -26,10 +30,10 @@ def classify(error: GraphQLError) -> GraphQLError:
         if original.field:
             extensions["field"] = original.field
         return _with(error, original.message, extensions)
+    if original is None and (error.extensions or {}).get("code"):
+        return error  # raised already classified, e.g. by access control or the operation limits
     if error.path is None and (original is None or isinstance(original, (GraphQLError, ValueError, TypeError))):
         return _with(error, error.message, {"code": "BAD_USER_INPUT"})
-    if original is None and (error.extensions or {}).get("code"):
-        return error
     logger.error(
         "unexpected error in %s", ".".join(map(str, error.path or [])) or "request", exc_info=original or error
     )
@@ -49,8 +53,23 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, str]) -> Grap
 
 
 class ErrorCodes(SchemaExtension):
+    """Classifies the errors of every result before it leaves.
+
+    Over HTTP the result leaves after the operation ends. Websocket operations (subscriptions, and
+    queries and mutations sent over the socket) go through ``Schema.stream``, whose results are sent
+    while the operation is still open, so each one is classified as it is yielded. ``classify`` is
+    idempotent, so a result seen by both hooks is unchanged by the second.
+    """
+
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [classify(error) for error in result.errors]
+        _classify_result(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        _classify_result(result)
+        yield
+
+
+def _classify_result(result: object) -> None:
+    if isinstance(result, ExecutionResult | GraphQLExecutionResult) and result.errors:
+        result.errors = [classify(error) for error in result.errors]

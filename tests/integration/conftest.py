@@ -7,15 +7,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from app.config import Settings
-from app.db import transaction
+from app.enums import Role
 from app.migrate import upgrade_to_head
 from app.resources import Resources
-from app.tables import Base
 from app.web import create_app
+from tests.integration.apps import client_as, empty_all_tables
 from tests.support import scratch_postgres_database
 
 
@@ -43,7 +42,7 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
     async with application.router.lifespan_context(application) as state:
         application.state.lifespan_state = state
         yield application
-        await _empty_all_tables(state["resources"])
+        await empty_all_tables(state["resources"])
 
 
 @pytest.fixture
@@ -53,23 +52,24 @@ def resources(app: Starlette) -> Resources:
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    state = app.state.lifespan_state
-    transport = httpx.ASGITransport(app=_with_state(app, state))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kilowatch.test") as http:
+    """Sends an administrator token, so every operation is allowed."""
+    async with client_as(app, Role.ADMIN) as http:
         yield http
 
 
-def _with_state(app: Starlette, state: dict[str, object]) -> object:
-    """ASGITransport runs no lifespan, so hand each request the state the lifespan produced."""
-
-    async def asgi(scope: dict[str, object], receive: object, send: object) -> None:
-        scope["state"] = dict(state)
-        await app(scope, receive, send)  # type: ignore[arg-type]
-
-    return asgi
+@pytest.fixture
+async def operator_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_as(app, Role.OPERATOR) as http:
+        yield http
 
 
-async def _empty_all_tables(resources: Resources) -> None:
-    async with transaction(resources.sessions) as session:
-        for table in reversed(Base.metadata.sorted_tables):
-            await session.execute(sa.delete(table))
+@pytest.fixture
+async def viewer_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_as(app, Role.VIEWER) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_as(app, None) as http:
+        yield http

@@ -81,4 +81,4 @@ async def test_fleet_query_statement_count_is_independent_of_fleet_size(
     )
     assert all(series["latestPerformance"]["cvRmse"] == 0.2 for machine in large_fleet for series in machine["models"])
     assert len(large) == len(small), (small, large)
-    assert len(large) <= 6
+    assert len(large) <= 7  # six batched reads and the API token lookup

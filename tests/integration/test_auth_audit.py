@@ -1,0 +1,166 @@
+"""Every mutation of an authenticated caller leaves an audit entry: who, what, on which ids, how it ended."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from app.resources import Resources
+from app.services import audit
+from app.tables import AuditEntry
+from tests.support import data_of, error_of, graphql
+
+REGISTER = 'mutation { registerMachine(name: "Audited press") { id } }'
+
+
+async def _entries(resources: Resources) -> list[AuditEntry]:
+    async with resources.sessions() as session:
+        return list((await session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id))).all())
+
+
+async def test_a_successful_and_a_failing_mutation_are_both_recorded(
+    operator_client: httpx.AsyncClient, resources: Resources
+) -> None:
+    machine_id = data_of(await graphql(operator_client, REGISTER))["registerMachine"]["id"]
+    missing = str(uuid.uuid4())
+    error_of(
+        await graphql(operator_client, "mutation($id: UUID!) { acknowledgeAlert(id: $id) { id } }", {"id": missing}),
+        "NOT_FOUND",
+    )
+
+    created, failed = await _entries(resources)
+
+    assert (created.actor, created.operation, created.outcome) == ("test-operator", "registerMachine", "ok")
+    assert created.target_ids == [machine_id]
+    assert (failed.actor, failed.operation, failed.outcome) == ("test-operator", "acknowledgeAlert", "NOT_FOUND")
+    assert failed.target_ids == [missing]
+    assert created.details["tokenId"] == failed.details["tokenId"]
+    assert created.at <= failed.at
+
+
+async def test_refused_and_invalid_mutations_are_recorded_with_their_code(
+    viewer_client: httpx.AsyncClient, resources: Resources
+) -> None:
+    machine_id = str(uuid.uuid4())
+    policy = "mutation($m: UUID!) { setMonitoringPolicy(input: {machineId: $m, modelType: BASELINE}) { maxCvRmse } }"
+    error_of(await graphql(viewer_client, policy, {"m": machine_id}), "FORBIDDEN")
+    error_of(await graphql(viewer_client, "mutation { registerMachine { id } }"), "BAD_USER_INPUT")
+
+    forbidden, invalid = await _entries(resources)
+
+    assert (forbidden.operation, forbidden.outcome, forbidden.target_ids) == (
+        "setMonitoringPolicy",
+        "FORBIDDEN",
+        [machine_id],
+    )
+    assert (invalid.operation, invalid.outcome, invalid.target_ids) == ("registerMachine", "BAD_USER_INPUT", [])
+
+
+async def test_each_root_field_gets_its_own_entry_with_ids_from_nested_inputs(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    machine_id, version_a, version_b = (str(uuid.uuid4()) for _ in range(3))
+    readings = [{"timestamp": f"2026-01-01T{hour:02d}:00:00Z", "energyKwh": 1.0} for hour in range(24)]
+    result = await graphql(
+        client,
+        "mutation($m: UUID!, $r: [ReadingInput!]!, $a: UUID!) {"
+        ' named: registerMachine(name: "Second press") { id }'
+        " ingestReadings(machineId: $m, readings: $r) { inserted }"
+        f' startAbTest(input: {{modelAId: $a, modelBId: "{version_b}"}}) {{ id }} }}',
+        {"m": machine_id, "r": readings, "a": version_a},
+    )
+
+    after_failure = await _entries(resources)
+    await graphql(
+        client,
+        f'mutation($a: UUID!) {{ startAbTest(input: {{modelAId: $a, modelBId: "{version_b}"}}) {{ id }} }}',
+        {"a": version_a},
+    )
+    register, ingest, ab_test = await _entries(resources)
+
+    assert result["data"] is None  # a non-null root field failed, so the ones after it never ran
+    assert len(after_failure) == 2
+    assert (register.operation, register.outcome) == ("registerMachine", "ok")
+    assert (ingest.operation, ingest.outcome, ingest.target_ids) == ("ingestReadings", "NOT_FOUND", [machine_id])
+    assert ab_test.operation == "startAbTest" and ab_test.outcome != "ok"
+    assert ab_test.target_ids == [version_a, version_b]
+
+
+async def test_created_tokens_never_reach_the_log(client: httpx.AsyncClient, resources: Resources) -> None:
+    created = data_of(await graphql(client, 'mutation { createApiToken(name: "ci", role: OPERATOR) { id token } }'))[
+        "createApiToken"
+    ]
+    fragment = 'fragment T on Mutation { createApiToken(name: "also ci", role: VIEWER) { id name role token } }'
+    data_of(await graphql(client, f"mutation {{ ...T }} {fragment}"))
+
+    entries = await _entries(resources)
+    stored = json.dumps(
+        [[entry.actor, entry.operation, entry.target_ids, entry.outcome, entry.details] for entry in entries]
+    )
+
+    assert [entry.operation for entry in entries] == ["createApiToken", "createApiToken"]
+    assert entries[0].target_ids == [created["id"]]
+    assert created["token"] not in stored and "kw_" not in stored
+
+
+async def test_reads_and_unauthenticated_attempts_write_nothing(
+    client: httpx.AsyncClient, anonymous_client: httpx.AsyncClient, resources: Resources
+) -> None:
+    data_of(await graphql(client, "{ machines { id } }"))
+    error_of(await graphql(anonymous_client, REGISTER), "UNAUTHENTICATED")
+
+    assert await _entries(resources) == []
+
+
+async def test_administrators_read_the_log_filtered_by_operation_and_actor(
+    client: httpx.AsyncClient, operator_client: httpx.AsyncClient, viewer_client: httpx.AsyncClient
+) -> None:
+    data_of(await graphql(operator_client, REGISTER))
+    error_of(await graphql(client, REGISTER), "CONFLICT")
+    log = "query($o: String, $a: String) { auditLog(operation: $o, actor: $a) { actor operation outcome targetIds } }"
+
+    everything = data_of(await graphql(client, log))["auditLog"]
+    by_operator = data_of(await graphql(client, log, {"o": "registerMachine", "a": "test-operator"}))["auditLog"]
+    none = data_of(await graphql(client, log, {"o": "predict"}))["auditLog"]
+
+    assert [(entry["actor"], entry["outcome"]) for entry in everything] == [
+        ("test-admin", "CONFLICT"),
+        ("test-operator", "ok"),
+    ]
+    assert len(by_operator) == 1 and by_operator[0]["targetIds"] and none == []
+    error_of(await graphql(viewer_client, log), "FORBIDDEN")
+    error_of(await graphql(operator_client, log), "FORBIDDEN")
+
+
+async def test_a_failed_audit_write_is_logged_and_the_answer_still_leaves(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*_: Any) -> None:
+        raise OSError("audit storage unavailable")
+
+    monkeypatch.setattr(audit, "record", broken)
+    with caplog.at_level(logging.ERROR, logger="kilowatch.audit"):
+        result = await graphql(client, REGISTER)
+
+    assert data_of(result)["registerMachine"]["id"]
+    assert "could not write the audit log entries of registerMachine" in caplog.text
+
+
+async def test_skipped_fields_leave_no_entry_and_a_repeated_fragment_leaves_one(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    result = await graphql(
+        client,
+        'mutation { skipped: registerMachine(name: "never") @skip(if: true) { id } ...Once ...Once }'
+        ' fragment Once on Mutation { once: registerMachine(name: "once") { id } }',
+    )
+
+    (entry,) = await _entries(resources)
+
+    assert entry.outcome == "ok" and entry.target_ids == [data_of(result)["once"]["id"]]

@@ -1,0 +1,96 @@
+"""`kilowatch serve` itself: the embedded quickstart hands out one administrator token; auth off stays local."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+STARTUP_TIMEOUT_S = 60.0
+DASHBOARD_LINE = re.compile(r"Dashboard: (http://127\.0\.0\.1:\d+/\?token=(kw_[A-Za-z0-9_-]+))")
+
+
+def _environment(database_url: str, **extra: str) -> dict[str, str]:
+    environment = {**os.environ, "KILOWATCH_DATABASE_URL": database_url, "KILOWATCH_LOG_LEVEL": "WARNING", **extra}
+    for name in ("KILOWATCH_REDIS_URL", "KILOWATCH_AUTH"):
+        if name not in extra:
+            environment.pop(name, None)
+    return environment
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(database_url: str, log: Path) -> Iterator[tuple[str, str]]:
+    """A running server: (base URL, everything it printed up to being healthy)."""
+    port = _free_port()
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            env=_environment(database_url),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base_url, log.read_text()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _machines(base_url: str, token: str | None) -> dict[str, object]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(f"{base_url}/graphql", json={"query": "{ machines { id } }"}, headers=headers, timeout=5).json()
+
+
+def test_the_first_embedded_start_prints_an_admin_token_and_later_starts_print_nothing_secret(tmp_path: Path) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'quickstart.db'}"
+
+    with serving(database_url, tmp_path / "first.log") as (base_url, printed):
+        match = DASHBOARD_LINE.search(printed)
+        assert match, printed
+        dashboard_url, token = match.groups()
+        assert dashboard_url == f"{base_url}/?token={token}"
+        assert _machines(base_url, token) == {"data": {"machines": []}}
+        assert _machines(base_url, None)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    with serving(database_url, tmp_path / "second.log") as (base_url, printed_again):
+        assert "kw_" not in printed_again and "token=" not in printed_again
+        assert _machines(base_url, token) == {"data": {"machines": []}}
+
+
+def test_auth_off_refuses_anything_but_a_loopback_address(tmp_path: Path) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'local.db'}"
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", str(_free_port())],
+        env=_environment(database_url, KILOWATCH_AUTH="off"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert refused.returncode == 2
+    assert "KILOWATCH_AUTH=off is for local development only" in refused.stderr
+    assert not (tmp_path / "local.db").exists()  # refused before touching anything
