@@ -118,14 +118,21 @@ def _history_on_grid(history: pd.DataFrame) -> np.ndarray:
     return history[ENERGY].reindex(grid, method="nearest", tolerance=step / 2).to_numpy(dtype=float)
 
 
-def evaluate_model(model: FittedModel, frame: pd.DataFrame, history: pd.DataFrame) -> Metrics:
-    """Score ``model`` on ``frame``; ``history`` (the readings before it) scales MASE."""
+def evaluate_model(
+    model: FittedModel, frame: pd.DataFrame, history: pd.DataFrame, *, fitted_here: bool = True
+) -> Metrics:
+    """Score ``model`` on ``frame``; ``history`` (the readings before it) scales MASE.
+
+    ``fitted_here`` applies the n - p degrees-of-freedom correction of CV(RMSE) and NMBE (ASHRAE G14),
+    as validation does. Monitoring scores windows no parameter was estimated on, often shorter than
+    p (a 24-hour window against ~170 time-of-week terms), so there p = 0.
+    """
     prediction = model.predict(frame)
     labels = anomaly_labels(frame) if prediction.flag is not None else None
     return evaluate(
         frame[ENERGY].to_numpy(dtype=float),
         prediction.value,
-        model.parameter_count,
+        model.parameter_count if fitted_here else 0,
         flags=prediction.flag if labels is not None else None,
         labels=labels,
         seasonal_history=_history_on_grid(history),
