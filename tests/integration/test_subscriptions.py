@@ -1,0 +1,231 @@
+"""Live updates across processes: a real API server, a real worker, Redis pub/sub, websocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.constants import ALERTS_CHANNEL
+from app.db import transaction
+from app.enums import AlertType, ModelType, Severity
+from app.migrate import upgrade_to_head
+from app.resources import Resources, open_resources
+from app.services import alerts
+from app.services.snapshots import snapshot
+from tests.seeding import seeded_machine
+from tests.support import scratch_postgres_database
+from tests.websocket_client import GraphQLSocket
+
+REPO = Path(__file__).resolve().parents[2]
+JOB_UPDATES = """subscription($id: UUID) { trainingJobUpdates(jobId: $id) { id status progress progressStep
+  modelVersion { version } } }"""
+ALERTS = """subscription($since: DateTime, $m: UUID) { alertRaised(since: $since, machineId: $m) {
+  id alertType severity message createdAt } }"""
+TRIGGER = """mutation($m: UUID!, $t: ModelType!) { triggerRetrain(machineId: $m, modelType: $t) { job { id } } }"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
+    """PostgreSQL + Redis + `kilowatch serve` + `kilowatch worker`, each a real process."""
+    logs = tmp_path_factory.mktemp("stack")
+    redis_url = f"redis://127.0.0.1:6379/{random.randrange(1, 16)}"
+    async with scratch_postgres_database() as database_url:
+        await upgrade_to_head(database_url)
+        port = free_port()
+        environment = {
+            **os.environ,
+            "KILOWATCH_DATABASE_URL": database_url,
+            "KILOWATCH_REDIS_URL": redis_url,
+            "KILOWATCH_AUTH": "off",
+            "KILOWATCH_RETRAIN_SCHEDULE": "off",
+            "KILOWATCH_RATE_LIMIT_RETRAIN_PER_MINUTE": "1000",
+        }
+        processes = []
+        for command, arguments in (("serve", ["--port", str(port)]), ("worker", [])):
+            with (logs / f"{command}.log").open("wb") as log:  # the child keeps its own handle
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "app.cli", command, *arguments],
+                        cwd=REPO,
+                        env=environment,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                for _ in range(300):
+                    try:
+                        if (await client.get("/readyz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+                settings = Settings(database_url=database_url, redis_url=redis_url)
+                async with open_resources(settings) as resources:
+                    yield {
+                        "client": client,
+                        "ws": f"ws://127.0.0.1:{port}/graphql",
+                        "resources": resources,
+                        "redis_url": redis_url,
+                    }
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                process.wait(timeout=30)
+            redis = Redis.from_url(redis_url)
+            await redis.flushdb()
+            await redis.aclose()
+
+
+async def raise_alert(
+    resources: Resources, machine_id: uuid.UUID, alert_type: AlertType, severity: Severity = Severity.WARNING
+) -> uuid.UUID:
+    """What monitoring does in a worker: store the alert, then publish it."""
+    async with transaction(resources.sessions) as session:
+        raised = await alerts.raise_alert(
+            session,
+            machine_id=machine_id,
+            model_type=ModelType.BASELINE,
+            alert_type=alert_type,
+            severity=severity,
+            message=f"{alert_type.name}",
+        )
+    await resources.events.publish(ALERTS_CHANNEL, snapshot(raised.alert))
+    return raised.alert.id
+
+
+async def next_data(socket: GraphQLSocket, field: str, timeout: float = 60) -> dict[str, Any]:
+    message = await asyncio.wait_for(socket.receive(), timeout)
+    assert message["type"] == "next" and message["payload"].get("data"), message
+    return message["payload"]["data"][field]
+
+
+async def test_a_worker_trained_job_streams_every_step_in_order_then_completes(stack: dict[str, Any]) -> None:
+    machine_id = await seeded_machine(stack["resources"], f"press-{uuid.uuid4().hex[:6]}", days=45)
+    response = await stack["client"].post(
+        "/graphql", json={"query": TRIGGER, "variables": {"m": str(machine_id), "t": "BASELINE"}}
+    )
+    assert "errors" not in response.json(), response.json()
+    job_id = response.json()["data"]["triggerRetrain"]["job"]["id"]
+
+    updates = []
+    async with GraphQLSocket(stack["ws"]) as socket:
+        operation = await socket.subscribe(JOB_UPDATES, {"id": job_id})
+        while True:
+            message = await asyncio.wait_for(socket.receive(), 60)
+            if message["type"] == "complete":
+                assert message["id"] == operation
+                break
+            updates.append(message["payload"]["data"]["trainingJobUpdates"])
+
+    statuses = [update["status"] for update in updates]
+    assert statuses[-1] == "COMPLETED" and updates[-1]["modelVersion"] == {"version": 1}
+    assert statuses.count("COMPLETED") == 1 and set(statuses) <= {"PENDING", "RUNNING", "COMPLETED"}
+    assert statuses == sorted(statuses, key=["PENDING", "RUNNING", "COMPLETED"].index)
+    progress = [update["progress"] for update in updates]
+    assert progress == sorted(progress), "progress never goes back"
+    steps = [update["progressStep"] for update in updates if update["status"] == "RUNNING"]
+    assert {"fit", "validate", "store"} <= set(steps)
+
+
+async def test_an_alert_from_a_worker_reaches_the_api_process_subscriber(stack: dict[str, Any]) -> None:
+    machine_id = await seeded_machine(stack["resources"], f"short-{uuid.uuid4().hex[:6]}", days=3)
+    async with GraphQLSocket(stack["ws"]) as socket:
+        await socket.subscribe(ALERTS, {"m": str(machine_id)})
+        await asyncio.sleep(0.3)  # the subscription is registered server-side
+        await stack["client"].post(
+            "/graphql", json={"query": TRIGGER, "variables": {"m": str(machine_id), "t": "FORECAST_ARIMA"}}
+        )
+        alert = await next_data(socket, "alertRaised")  # the worker fails the job: 3 days are too few
+
+    assert alert["alertType"] == "TRAINING_FAILED" and "not enough data" in alert["message"]
+
+
+async def test_replay_with_since_then_live_without_gap_or_duplicate(stack: dict[str, Any]) -> None:
+    resources = stack["resources"]
+    machine_id = await seeded_machine(resources, f"replay-{uuid.uuid4().hex[:6]}", days=1)
+    disconnected_at = datetime.now(UTC)
+    missed = [
+        await raise_alert(resources, machine_id, alert_type) for alert_type in (AlertType.DRIFT, AlertType.DEGRADATION)
+    ]
+
+    async with GraphQLSocket(stack["ws"]) as socket:
+        await socket.subscribe(ALERTS, {"since": disconnected_at.isoformat(), "m": str(machine_id)})
+        replayed = [await next_data(socket, "alertRaised") for _ in missed]
+        live = await raise_alert(resources, machine_id, AlertType.TRAINING_FAILED)
+        escalated = await raise_alert(resources, machine_id, AlertType.DRIFT, Severity.CRITICAL)
+        after = [await next_data(socket, "alertRaised") for _ in range(2)]
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(socket.receive(), 1.0)
+
+    assert [alert["id"] for alert in replayed] == [str(alert_id) for alert_id in missed]
+    assert [(alert["id"], alert["severity"]) for alert in after] == [
+        (str(live), "WARNING"),
+        (str(escalated), "CRITICAL"),
+    ]
+
+
+async def test_subscriptions_survive_the_bus_connection_dropping(stack: dict[str, Any]) -> None:
+    resources = stack["resources"]
+    machine_id = await seeded_machine(resources, f"blip-{uuid.uuid4().hex[:6]}", days=1)
+    redis = Redis.from_url(stack["redis_url"])
+    async with GraphQLSocket(stack["ws"]) as socket:
+        await socket.subscribe(ALERTS, {"since": datetime.now(UTC).isoformat(), "m": str(machine_id)})
+        await asyncio.sleep(0.3)
+        await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # the API's one subscription drops
+        during = await raise_alert(resources, machine_id, AlertType.DRIFT)  # may be published into the gap
+        recovered = await next_data(socket, "alertRaised", timeout=30)
+        later = await raise_alert(resources, machine_id, AlertType.DEGRADATION)
+        live = await next_data(socket, "alertRaised", timeout=30)
+    await redis.aclose()
+
+    assert (recovered["id"], live["id"]) == (str(during), str(later))
+
+
+async def test_many_subscribers_each_receive_one_event(stack: dict[str, Any]) -> None:
+    resources = stack["resources"]
+    machine_id = await seeded_machine(resources, f"fan-{uuid.uuid4().hex[:6]}", days=1)
+    sockets = [GraphQLSocket(stack["ws"]) for _ in range(500)]
+    await asyncio.gather(*(socket.__aenter__() for socket in sockets))
+    try:
+        await asyncio.gather(*(socket.subscribe(ALERTS, {"m": str(machine_id)}) for socket in sockets))
+        await asyncio.sleep(1.0)
+        alert_id = await raise_alert(resources, machine_id, AlertType.DRIFT)
+        received = await asyncio.gather(*(next_data(socket, "alertRaised", timeout=30) for socket in sockets))
+    finally:
+        await asyncio.gather(*(socket.__aexit__(None, None, None) for socket in sockets))
+
+    assert {alert["id"] for alert in received} == {str(alert_id)} and len(received) == 500
+
+
+async def test_since_without_a_utc_offset_is_refused_as_bad_input(stack: dict[str, Any]) -> None:
+    async with GraphQLSocket(stack["ws"]) as socket:
+        await socket.subscribe(ALERTS, {"since": "2026-01-01T00:00:00"})
+        message = await asyncio.wait_for(socket.receive(), 10)
+
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT" and "since" in errors[0]["message"]
