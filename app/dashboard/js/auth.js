@@ -1,0 +1,61 @@
+/**
+ * The API token: read once from a `?token=…` link (then removed from the address bar so it does not
+ * end up in bookmarks, history or screenshots), typed into the sign-in box, or remembered in
+ * localStorage. With access control off the server ignores it.
+ */
+
+const STORAGE_KEY = "kilowatch.token";
+const listeners = new Set();
+let memoryToken = null;
+
+/** Move a token given in the URL into storage and rewrite the URL without it. */
+export function adoptTokenFromUrl() {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get("token");
+  if (token === null) return;
+  url.searchParams.delete("token");
+  window.history.replaceState(window.history.state, "", `${url.pathname}${url.search}${url.hash}`);
+  if (token.trim()) setToken(token);
+}
+
+export function getToken() {
+  try {
+    return window.localStorage.getItem(STORAGE_KEY) ?? memoryToken;
+  } catch {
+    return memoryToken; // storage disabled (private mode, policy): keep the token for this page only
+  }
+}
+
+export function setToken(token) {
+  memoryToken = token.trim();
+  try {
+    window.localStorage.setItem(STORAGE_KEY, memoryToken);
+  } catch {
+    // memoryToken already holds it
+  }
+  notify();
+}
+
+export function clearToken() {
+  memoryToken = null;
+  try {
+    window.localStorage.removeItem(STORAGE_KEY);
+  } catch {
+    // nothing stored
+  }
+  notify();
+}
+
+/** Called after every sign-in or sign-out, including one made in another tab. */
+export function onTokenChange(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+window.addEventListener("storage", (event) => {
+  if (event.key === STORAGE_KEY) notify();
+});
+
+function notify() {
+  for (const listener of listeners) listener(getToken());
+}

@@ -1,0 +1,150 @@
+/**
+ * A trend chart as inline SVG: one metric over time, its policy thresholds as dashed lines, every
+ * point marked by its level. The numbers are also offered as a table for screen readers and for
+ * anyone who wants the exact values.
+ */
+
+import { h, svg } from "./dom.js";
+import { dateTimeText, dateText, timeText } from "./format.js";
+
+const WIDTH = 520;
+const HEIGHT = 220;
+const MARGIN = { top: 14, right: 84, bottom: 30, left: 62 };
+const TICK_COUNT = 4;
+
+/**
+ * points: [{ at: ISO string, value: number, level }], thresholds: [{ value, level, label }],
+ * format: value → text, upperBound: the largest value the metric can take (optional).
+ */
+export function trendChart({ title, points, thresholds, format, upperBound = Infinity }) {
+  const values = [...points.map((point) => point.value), ...thresholds.map((line) => line.value)];
+  const [low, padded] = paddedDomain(values);
+  const high = Math.max(Math.min(padded, upperBound), Math.max(...values));
+  const times = points.map((point) => Date.parse(point.at));
+  const [start, end] = [Math.min(...times), Math.max(...times)];
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const x = (time) => MARGIN.left + (end === start ? plotWidth / 2 : ((time - start) / (end - start)) * plotWidth);
+  const y = (value) => MARGIN.top + (1 - (value - low) / (high - low)) * plotHeight;
+  const latest = points.at(-1);
+  const span = `from ${dateTimeText(points[0].at)} to ${dateTimeText(latest.at)}`;
+  const description = `${points.length} evaluations ${span}; latest ${format(latest.value)}.`;
+
+  const chart = svg(
+    "svg",
+    {
+      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      class: "trend-chart",
+      role: "img",
+      "aria-label": `${title} trend: ${description}`,
+    },
+    yTicks(low, high).map((tick) => [
+      svg("line", { class: "grid", x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(tick), y2: y(tick) }),
+      svg(
+        "text",
+        { class: "tick", x: MARGIN.left - 6, y: y(tick), "text-anchor": "end", "dominant-baseline": "middle" },
+        format(tick),
+      ),
+    ]),
+    xLabels(start, end).map(({ time, anchor }) =>
+      svg("text", { class: "tick", x: x(time), y: HEIGHT - 8, "text-anchor": anchor }, axisTime(time, start, end)),
+    ),
+    thresholds.map((line) => [
+      svg("line", {
+        class: `threshold threshold-${line.level}`,
+        x1: MARGIN.left,
+        x2: WIDTH - MARGIN.right,
+        y1: y(line.value),
+        y2: y(line.value),
+      }),
+      svg(
+        "text",
+        {
+          class: `threshold-label threshold-${line.level}`,
+          x: WIDTH - MARGIN.right + 4,
+          y: y(line.value),
+          "dominant-baseline": "middle",
+        },
+        `${line.label} ${format(line.value)}`,
+      ),
+    ]),
+    svg("polyline", {
+      class: "series",
+      points: points.map((point, index) => `${x(times[index])},${y(point.value)}`).join(" "),
+    }),
+    points.map((point, index) =>
+      svg(
+        "circle",
+        { class: `point point-${point.level}`, cx: x(times[index]), cy: y(point.value), r: 5 },
+        svg("title", {}, `${dateTimeText(point.at)}: ${format(point.value)}`),
+      ),
+    ),
+  );
+
+  return h(
+    "figure",
+    { class: "chart" },
+    h(
+      "figcaption",
+      {},
+      h("span", { class: "chart-title" }, title),
+      " ",
+      h("span", { class: "chart-latest" }, `latest ${format(latest.value)}`),
+    ),
+    chart,
+    h(
+      "details",
+      { class: "chart-data" },
+      h("summary", {}, `${title} values`),
+      h(
+        "table",
+        {},
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Evaluated"), h("th", { scope: "col" }, title))),
+        h(
+          "tbody",
+          {},
+          points.map((point) =>
+            h("tr", {}, h("td", {}, dateTimeText(point.at)), h("td", { class: "number" }, format(point.value))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function paddedDomain(values) {
+  let low = Math.min(...values);
+  let high = Math.max(...values);
+  if (low === high) {
+    const spread = Math.abs(low) * 0.1 || 0.1;
+    return [low - spread, high + spread];
+  }
+  const padding = (high - low) * 0.08;
+  low -= padding;
+  high += padding;
+  return [low, high];
+}
+
+/** Round tick values (1, 2 or 5 × a power of ten) inside the domain. */
+function yTicks(low, high) {
+  const rough = (high - low) / TICK_COUNT;
+  const magnitude = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((factor) => factor * magnitude).find((candidate) => candidate >= rough);
+  const ticks = [];
+  for (let tick = Math.ceil(low / step) * step; tick <= high; tick += step) ticks.push(Number(tick.toPrecision(12)));
+  return ticks;
+}
+
+function xLabels(start, end) {
+  if (start === end) return [{ time: start, anchor: "middle" }];
+  return [
+    { time: start, anchor: "start" },
+    { time: end, anchor: "end" },
+  ];
+}
+
+/** Dates for spans of days, clock times when the whole trend falls within one day. */
+function axisTime(time, start, end) {
+  const iso = new Date(time).toISOString();
+  return end - start < 86_400_000 ? timeText(iso) : dateText(iso);
+}

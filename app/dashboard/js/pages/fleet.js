@@ -1,0 +1,140 @@
+/** Fleet: every machine × model type with its champion, latest metrics against policy, and open alerts. */
+
+import { fill, h } from "../dom.js";
+import { MISSING, integer, modelTypeLabel, timeElement } from "../format.js";
+import { graphql } from "../graphql.js";
+import { modelHref } from "../router.js";
+import { emptyView, load } from "../states.js";
+import { METRICS, assessAlerts, levelBadge, metricBadge } from "../thresholds.js";
+
+/** One query for the whole fleet; the server batches the nested per-series fields. */
+const FLEET_QUERY = `
+  query Fleet {
+    machines {
+      id
+      name
+      readingsCount
+      lastReadingAt
+      models {
+        modelType
+        champion { id version }
+        latestPerformance { evaluatedAt source sampleCount rSquared cvRmse nmbe driftScore }
+        openAlerts { id severity }
+        policy { maxCvRmse maxAbsNmbe minRSquared psiWarning psiCritical }
+      }
+    }
+  }`;
+
+export function renderFleet(container) {
+  document.title = "Fleet · Kilowatch";
+  const body = h("section", { "aria-labelledby": "fleet-heading" });
+  const refresh = h("button", { type: "button", class: "secondary", onclick: reload }, "Refresh");
+  fill(
+    container,
+    h(
+      "div",
+      { class: "page-heading" },
+      h("h1", { id: "fleet-heading", tabindex: "-1" }, "Fleet"),
+      h("div", { class: "page-actions" }, refresh),
+    ),
+    h(
+      "p",
+      { class: "lead" },
+      "Latest evaluation of every model against its series' monitoring policy. Select a model for its trends, versions, training and drift.",
+    ),
+    body,
+  );
+
+  function reload() {
+    load(
+      body,
+      "the fleet",
+      () => graphql(FLEET_QUERY),
+      (data) => fleetTable(data.machines),
+    );
+  }
+  reload();
+}
+
+function fleetTable(machines) {
+  if (machines.length === 0) {
+    return emptyView(
+      "No machines yet — import readings with ",
+      h("code", {}, "kilowatch import FILE --machine NAME"),
+      " or run ",
+      h("code", {}, "kilowatch demo"),
+      ".",
+    );
+  }
+  return h(
+    "div",
+    { class: "table-scroll" },
+    h(
+      "table",
+      { class: "fleet-table" },
+      h("caption", { class: "visually-hidden" }, "Models per machine with their latest metrics"),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Machine"),
+          h("th", { scope: "col" }, "Model"),
+          h("th", { scope: "col" }, "Champion"),
+          METRICS.map((metric) => h("th", { scope: "col", class: "number" }, metric.label)),
+          h("th", { scope: "col", class: "number" }, "Open alerts"),
+          h("th", { scope: "col" }, "Last evaluated"),
+        ),
+      ),
+      machines.map(machineRows),
+    ),
+  );
+}
+
+function machineRows(machine) {
+  return h(
+    "tbody",
+    { "data-machine": machine.name },
+    machine.models.map((series, index) =>
+      h(
+        "tr",
+        { "data-model-type": series.modelType },
+        index === 0
+          ? h(
+              "th",
+              { scope: "rowgroup", rowspan: machine.models.length, class: "machine-cell" },
+              h("span", { class: "machine-name" }, machine.name),
+              h("span", { class: "machine-meta" }, `${integer(machine.readingsCount)} readings`),
+              machine.lastReadingAt
+                ? h("span", { class: "machine-meta" }, "last ", timeElement(machine.lastReadingAt))
+                : null,
+            )
+          : null,
+        h("td", {}, h("a", { href: modelHref(machine.id, series.modelType) }, modelTypeLabel(series.modelType))),
+        h("td", {}, series.champion ? `v${series.champion.version}` : h("span", { class: "muted" }, "none")),
+        METRICS.map((metric) =>
+          h(
+            "td",
+            { class: "number", "data-metric": metric.key },
+            metricBadge(metric, series.latestPerformance?.[metric.key], series.policy),
+          ),
+        ),
+        h("td", { class: "number", "data-metric": "openAlerts" }, alertCount(series.openAlerts)),
+        h(
+          "td",
+          {},
+          series.latestPerformance
+            ? timeElement(series.latestPerformance.evaluatedAt)
+            : h("span", { class: "muted" }, MISSING),
+        ),
+      ),
+    ),
+  );
+}
+
+function alertCount(alerts) {
+  const { level, note } = assessAlerts(alerts);
+  const badge = levelBadge(level, String(alerts.length), note);
+  return alerts.length ? h("a", { href: "#/alerts", class: "plain-link" }, badge) : badge;
+}
