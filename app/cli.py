@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 
+from app.cli_tokens import add_token_commands, announce_bootstrap_token, refuse_open_access
 from app.config import Settings
 from app.errors import InvalidInput, KilowatchError
 
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate if needed, then serve the API, GraphiQL and health endpoints")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="embedded mode, empty database: fill it with the demo first")
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="run training jobs and maintenance crons from Redis (production mode)")
@@ -57,9 +59,17 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--timezone", default="UTC", help="zone of timestamps written without an offset")
     load.set_defaults(handler=_import)
 
+    demo = commands.add_parser(
+        "demo", help="fill the database with a demo fleet: a year of readings, trained models, monitoring, an A/B test"
+    )
+    demo.add_argument("--machines", type=int, help="how many of the six demo machines (default: all)")
+    demo.add_argument("--days", type=int, help="days of hourly readings per machine (default: 365)")
+    demo.set_defaults(handler=_demo)
+
     schema = commands.add_parser("schema", help="write the GraphQL schema (SDL) to a file")
     schema.add_argument("--output", type=Path, default=Path("schema.graphql"))
     schema.set_defaults(handler=_schema)
+    add_token_commands(commands)
     return parser
 
 
@@ -72,12 +82,16 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
+    refuse_open_access(settings, arguments.host)
     import uvicorn
 
     from app.migrate import upgrade_to_head
     from app.web import create_app
 
     asyncio.run(upgrade_to_head(settings.database_url))
+    if arguments.demo:
+        _demo_on_first_start(settings)
+    announce_bootstrap_token(settings, arguments.host, arguments.port)
     mode = "embedded (SQLite, in-process jobs)" if settings.embedded else "production (Redis workers)"
     console.print(f"Kilowatch {mode} on {_redacted(settings.database_url)}")
     console.print(f"GraphiQL: http://{arguments.host}:{arguments.port}/graphql")
@@ -121,6 +135,41 @@ def _import(arguments: argparse.Namespace, settings: Settings) -> int:
         f"in {elapsed:.1f} s ({total / max(elapsed, 1e-9):,.0f} readings/s)"
     )
     return 0
+
+
+def _demo(arguments: argparse.Namespace, settings: Settings) -> int:
+    given = {name: getattr(arguments, name) for name in ("machines", "days") if getattr(arguments, name) is not None}
+    _run_demo(settings, **given)
+    return 0
+
+
+def _demo_on_first_start(settings: Settings) -> None:
+    from app.services.demo import skip_reason
+
+    reason = asyncio.run(skip_reason(settings))
+    if reason is not None:
+        console.print(f"demo skipped: {reason}")
+        return
+    _run_demo(settings)
+
+
+def _run_demo(settings: Settings, **given: int) -> None:
+    """``given``: the DemoOptions the user set; the rest keep their defaults."""
+    from app.services import demo
+
+    if not settings.embedded:
+        console.print("Training runs on `kilowatch worker` processes: keep at least one running with these settings.")
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        summary = asyncio.run(demo.run(settings, demo.DemoOptions(**given), progress))
+    alerts = ", ".join(f"{count} {kind}" for kind, count in sorted(summary.open_alerts.items())) or "none"
+    console.print(
+        f"Demo ready in {time.perf_counter() - started:.0f} s: {summary.machines} machines, {summary.readings:,} "
+        f"readings, {summary.models_trained} models trained, {summary.evaluations} monitoring evaluations, "
+        f"open alerts: {alerts}; A/B test {summary.ab_test_id} running."
+    )
 
 
 def _schema(arguments: argparse.Namespace, _: Settings) -> int:

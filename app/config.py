@@ -7,9 +7,10 @@ jobs and events); with it set, jobs go to ARQ workers and events through Redis p
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kilowatch.db"
@@ -46,6 +47,31 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, gt=0)
     #: How often an idle worker polls Redis for new jobs; bounds trigger-to-RUNNING latency.
     worker_poll_delay_s: float = Field(default=0.05, gt=0)
+    #: How often every champion is evaluated on its newest readings (rounded to a clock-dial cron in workers).
+    monitoring_interval_s: float = Field(default=3600.0, gt=0)
+    #: How often running A/B tests are evaluated (each evaluation is one look of the test) and expired ones completed.
+    ab_test_interval_s: float = Field(default=60.0, gt=0)
+    #: Alert webhooks: receivers (comma-separated URLs), HMAC-SHA256 secret, delivery round interval.
+    webhook_urls: Annotated[list[str], NoDecode] = []
+    webhook_secret: str | None = None
+    webhook_interval_s: float = Field(default=10.0, gt=0)
+    #: ``off`` is for local development only: every caller acts as an administrator, and ``kilowatch serve``
+    #: refuses to listen on anything but a loopback address.
+    auth: Literal["on", "off"] = "on"
+    #: Calls per token and minute of the two expensive mutations; shared through Redis when it is configured.
+    rate_limit_retrain_per_minute: int = Field(default=10, gt=0)
+    rate_limit_predict_per_minute: int = Field(default=600, gt=0)
+    #: Origins of a separately hosted dashboard allowed to call the API from a browser (comma-separated).
+    cors_origins: Annotated[list[str], NoDecode] = []
+    #: Schema introspection, which GraphiQL needs; switch it off where the schema should not be browsable.
+    introspection: bool = True
+
+    @field_validator("cors_origins", "webhook_urls", mode="before")
+    @classmethod
+    def _split_comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @cached_property
     def dialect(self) -> str:

@@ -6,8 +6,7 @@ GraphQL. Messages are written for the person who sent the request and name the o
     KilowatchError
     ├── InvalidInput      → BAD_USER_INPUT
     ├── NotFound          → NOT_FOUND
-    ├── Conflict          → CONFLICT
-    └── NotAvailableYet   → NOT_IMPLEMENTED (contract fields whose capability has not landed)
+    └── Conflict          → CONFLICT
 """
 
 from __future__ import annotations
@@ -35,7 +34,3 @@ class NotFound(KilowatchError):
 
 class Conflict(KilowatchError):
     code = "CONFLICT"
-
-
-class NotAvailableYet(KilowatchError):
-    code = "NOT_IMPLEMENTED"

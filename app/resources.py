@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.db import SessionFactory, create_engine, create_read_session_factory, create_session_factory
 from app.runtime.events import EventBus, MemoryEventBus, RedisEventBus
+from app.runtime.hub import EventHub
 from app.runtime.queue import ArqQueue, InlineQueue, JobQueue
 from app.services.training import run_training_job
 
@@ -31,6 +32,8 @@ class Resources:
     reads: SessionFactory
     queue: JobQueue
     events: EventBus
+    #: This process's single event subscription, fanned out to its GraphQL subscribers.
+    hub: EventHub
 
 
 def worker_identity() -> str:
@@ -55,6 +58,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         reads=create_read_session_factory(engine),
         queue=queue,
         events=events,
+        hub=EventHub(events),
     )
     if inline is not None:
         identity = worker_identity()
@@ -62,6 +66,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     try:
         yield resources
     finally:
+        await resources.hub.close()
         await queue.close()
         await events.close()
         await engine.dispose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -210,6 +210,9 @@ class AbTest(Base):
     results: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
     winner: Mapped[str | None] = mapped_column(sa.String(1))
     started_by: Mapped[str | None] = mapped_column(sa.String(200))
+    #: Early decisions allowed (confidence sequence) and the sample size it is tuned for; fixed per test.
+    sequential: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    planned_samples: Mapped[int | None] = mapped_column(sa.Integer)
 
 
 class ServedPrediction(Base):
@@ -228,6 +231,31 @@ class ServedPrediction(Base):
     )
     arm: Mapped[str | None] = mapped_column(sa.String(1))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class AlertNotification(Base):
+    """One webhook delivery of one alert, retried with backoff by the workers until delivered."""
+
+    __tablename__ = "alert_notifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    alert_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("model_alerts.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(sa.Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    status: Mapped[NotificationStatus] = mapped_column(
+        enum_column(NotificationStatus), default=NotificationStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class Alert(Base):
@@ -270,6 +298,12 @@ class MonitoringPolicy(Base):
     psi_critical: Mapped[float] = mapped_column(sa.Float)
     auto_retrain: Mapped[bool] = mapped_column(sa.Boolean)
     retrain_cooldown_hours: Mapped[float] = mapped_column(sa.Float)
+    evaluation_window_hours: Mapped[float] = mapped_column(sa.Float)
+    min_samples: Mapped[int] = mapped_column(sa.Integer)
+    consecutive_windows: Mapped[int] = mapped_column(sa.Integer)
+    clear_windows: Mapped[int] = mapped_column(sa.Integer)
+    drift_window_days: Mapped[float] = mapped_column(sa.Float)
+    promote_ab_winner: Mapped[bool] = mapped_column(sa.Boolean)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_by: Mapped[str | None] = mapped_column(sa.String(200))
 

@@ -58,6 +58,12 @@ class StartAbTestInput:
     duration_hours: float | None = 168
     min_samples: int | None = 100
     significance: float | None = 0.05
+    sequential: bool | None = strawberry.field(
+        default=False, description="Allow early decisions (anytime-valid confidence sequence); fixed for the test."
+    )
+    planned_samples: int | None = strawberry.field(
+        default=None, description="Sequential tests only: total matched predictions expected by the end."
+    )
 
 
 @strawberry.input
@@ -71,6 +77,12 @@ class MonitoringPolicyInput:
     psi_critical: float | None = strawberry.UNSET
     auto_retrain: bool | None = strawberry.UNSET
     retrain_cooldown_hours: float | None = strawberry.UNSET
+    evaluation_window_hours: float | None = strawberry.UNSET
+    min_samples: int | None = strawberry.UNSET
+    consecutive_windows: int | None = strawberry.UNSET
+    clear_windows: int | None = strawberry.UNSET
+    drift_window_days: float | None = strawberry.UNSET
+    promote_ab_winner: bool | None = strawberry.UNSET
 
 
 def _reading_from_input(cls: type[ReadingInput], value: Mapping[str, Any], _: InputContext) -> ReadingInput:

@@ -23,8 +23,8 @@ from graphql import (
 )
 from graphql.error import GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
-from strawberry.types import ExecutionResult
 
+from graphql_schema.refusals import refuse
 from graphql_schema.schema_constants import DOCUMENT_CACHE_SIZE
 
 
@@ -99,7 +99,5 @@ class OperationLimits(SchemaExtension):
             elif aliases > self.max_aliases:
                 problem = f"{aliases} aliases exceed the limit of {self.max_aliases}"
             if problem is not None:
-                self.execution_context.result = ExecutionResult(
-                    data=None, errors=[GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"})]
-                )
+                refuse(self.execution_context, GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"}))
         yield

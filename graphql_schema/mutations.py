@@ -8,11 +8,22 @@ import strawberry
 
 from app.enums import TriggerType
 from app.errors import InvalidInput
-from app.services import alerts, ingest, job_lifecycle, machines, performance, policies, registry
+from app.services import (
+    abtests,
+    alerts,
+    ingest,
+    job_lifecycle,
+    machines,
+    monitoring,
+    performance,
+    policies,
+    predictions,
+    registry,
+)
 from app.services.checks import camel_case
 from app.services.performance import MetricValues
 from graphql_schema.context import Info
-from graphql_schema.enums import ModelType, Role
+from graphql_schema.enums import ModelType
 from graphql_schema.inputs import (
     MonitoringPolicyInput,
     PredictionInput,
@@ -27,9 +38,8 @@ from graphql_schema.types.jobs import TrainingJob, TriggerRetrainResult
 from graphql_schema.types.machine import Machine
 from graphql_schema.types.performance import PerformanceMetrics
 from graphql_schema.types.policies import MonitoringPolicy
-from graphql_schema.types.results import IngestResult, NewApiToken, Prediction
+from graphql_schema.types.results import IngestResult, Prediction
 from graphql_schema.types.versions import ModelVersion
-from graphql_schema.unavailable import not_available
 
 
 @strawberry.type
@@ -85,11 +95,15 @@ class Mutation:
             )
         return PerformanceMetrics.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Evaluate the champion now: performance, data drift over windowDays, concept drift; stored."
+    )
     async def check_drift(
         self, info: Info, machine_id: uuid.UUID, model_type: ModelType, window_days: int | None = 7
     ) -> DriftReport:
-        raise not_available("Mutation.checkDrift")
+        days = 7 if window_days is None else window_days
+        report = await monitoring.check_drift(info.context.resources, machine_id, model_type, days)
+        return DriftReport.from_row(report)
 
     @strawberry.mutation(description="Start retraining a series; answers with the active job when one is running.")
     async def trigger_retrain(
@@ -113,19 +127,34 @@ class Mutation:
         async with info.context.write() as session:
             return ModelVersion.from_row(await registry.promote(session, id, info.context.actor, reason))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Start an A/B test between two versions of one series; one running per series.")
     async def start_ab_test(self, info: Info, input: StartAbTestInput) -> AbTest:
-        raise not_available("Mutation.startAbTest")
+        options = {name: getattr(input, name) for name in abtests.PLAN_OPTIONS}
+        plan = abtests.TestPlan(  # an explicit null means the default
+            input.model_a_id, input.model_b_id, **{name: value for name, value in options.items() if value is not None}
+        )
+        async with info.context.write() as session:
+            return AbTest.from_row(await abtests.start(session, plan, info.context.actor))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="End a running A/B test early; it keeps a winner only if one was validly decided.")
     async def stop_ab_test(self, info: Info, id: uuid.UUID) -> AbTest:
-        raise not_available("Mutation.stopAbTest")
+        async with info.context.write() as session:
+            return AbTest.from_row(await abtests.stop(session, id))
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Predict with the champion, or with the arms of the running A/B test; every prediction is stored."
+    )
     async def predict(
         self, info: Info, machine_id: uuid.UUID, model_type: ModelType, inputs: list[PredictionInput]
     ) -> list[Prediction]:
-        raise not_available("Mutation.predict")
+        requests = [
+            predictions.PredictionInput(item.timestamp, item.production_units, item.outdoor_temp_c) for item in inputs
+        ]
+        served = await predictions.serve(info.context.resources, machine_id, model_type, requests)
+        return [
+            Prediction(timestamp=p.timestamp, value=p.value, model_version_id=p.model_version_id, arm=p.arm)
+            for p in served
+        ]
 
     @strawberry.mutation
     async def acknowledge_alert(self, info: Info, id: uuid.UUID) -> Alert:
@@ -150,7 +179,3 @@ class Mutation:
         async with info.context.write() as session:
             policy = await policies.update(session, input.machine_id, input.model_type, changes, info.context.actor)
         return MonitoringPolicy.from_policy(policy)
-
-    @strawberry.mutation
-    async def create_api_token(self, info: Info, name: str, role: Role) -> NewApiToken:
-        raise not_available("Mutation.createApiToken")

@@ -11,7 +11,7 @@ from app.services import abtests, alerts, jobs, machines, monitoring, performanc
 from graphql_schema.arguments import list_limit, or_default
 from graphql_schema.context import Info
 from graphql_schema.enums import AbTestStatus, AlertStatus, JobStatus, ModelType, Severity
-from graphql_schema.types.abtests import AbTest
+from graphql_schema.types.abtests import AbTest, ShadowMethod, VersionComparison
 from graphql_schema.types.alerts import Alert
 from graphql_schema.types.drift import DriftReport
 from graphql_schema.types.jobs import TrainingJob
@@ -140,3 +140,29 @@ class Query:
         async with info.context.read() as session:
             rows = await abtests.list_tests(session, status, info.context.resources.settings.max_list_limit)
         return [AbTest.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description="Shadow comparison: both versions predict the same readings after their training windows "
+        "(the newest windowDays), compared with a paired test; see docs/ab-testing.md."
+    )
+    async def compare_versions(
+        self,
+        info: Info,
+        model_a_id: uuid.UUID,
+        model_b_id: uuid.UUID,
+        window_days: int | None = 14,
+        method: ShadowMethod | None = ShadowMethod.DIEBOLD_MARIANO,
+        significance: float | None = 0.05,
+        min_samples: int | None = 30,
+    ) -> VersionComparison:
+        async with info.context.read() as session:
+            comparison = await abtests.compare_versions(
+                session,
+                model_a_id,
+                model_b_id,
+                window_days=or_default(window_days, 14),
+                method=(method or ShadowMethod.DIEBOLD_MARIANO).value,
+                significance=0.05 if significance is None else significance,
+                min_samples=or_default(min_samples, 30),
+            )
+        return VersionComparison.from_comparison(comparison)

@@ -8,15 +8,20 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from app.config import Settings
+from graphql_schema.administration import AdministrationMutation, AdministrationQuery
+from graphql_schema.audit_trail import AuditTrail
+from graphql_schema.auth import AccessControl
 from graphql_schema.errors import ErrorCodes
 from graphql_schema.limits import OperationLimits
 from graphql_schema.mutations import Mutation
 from graphql_schema.observability import OperationMetrics
+from graphql_schema.parsing import DocumentCache
 from graphql_schema.queries import Query
 from graphql_schema.scalars import SCALAR_MAP
 from graphql_schema.schema_constants import DOCUMENT_CACHE_SIZE
@@ -29,19 +34,26 @@ class KilowatchSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings | None = None) -> KilowatchSchema:
-    """Extensions are given as factories so no per-operation state is shared between requests."""
+    """Extensions are given as factories so no per-operation state is shared between requests.
+
+    Order matters: ``AuditTrail`` is entered before ``ErrorCodes`` so it leaves after it and records
+    classified codes; ``AccessControl`` comes last so it sees whether a limit already refused the operation.
+    """
     settings = settings or Settings()
     extensions: list[Any] = [
         OperationMetrics,
+        AuditTrail,
         ErrorCodes,
-        partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
+        partial(DocumentCache, maxsize=DOCUMENT_CACHE_SIZE),
         partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+        *([] if settings.introspection else [DisableIntrospection]),
         partial(OperationLimits, max_depth=settings.max_query_depth, max_aliases=settings.max_aliases),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        AccessControl,
     ]
     return KilowatchSchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, AdministrationQuery)),
+        mutation=merge_types("Mutation", (Mutation, AdministrationMutation)),
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),

@@ -34,3 +34,15 @@ async def seeded_machine(
         machine = await machines.register(session, name)
         await ingest.upsert_readings(session, machine.id, reading_rows(frame))
     return machine.id
+
+
+async def ingest_frame(resources: Resources, machine_id: uuid.UUID, frame: pd.DataFrame) -> None:
+    async with transaction(resources.sessions) as session:
+        await ingest.upsert_readings(session, machine_id, reading_rows(frame))
+
+
+async def machine_with_frame(resources: Resources, name: str, frame: pd.DataFrame) -> uuid.UUID:
+    async with transaction(resources.sessions) as session:
+        machine = await machines.register(session, name)
+        await ingest.upsert_readings(session, machine.id, reading_rows(frame))
+    return machine.id

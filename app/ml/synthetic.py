@@ -215,7 +215,9 @@ def generate_readings(
     otherwise it is true exactly on the injected anomaly rows.
     """
     rng = np.random.default_rng(seed)
-    index = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=days * 24, freq="h", name="ts")
+    first = pd.Timestamp(start)
+    first = first.tz_localize("UTC") if first.tzinfo is None else first.tz_convert("UTC")
+    index = pd.date_range(first, periods=days * 24, freq="h", name="ts")
     activity = _schedule(index, profile)
     production = activity * profile.units_per_hour * np.clip(rng.normal(1.0, 0.12, len(index)), 0.0, None)
     temperature = _outdoor_temperature(index, rng)

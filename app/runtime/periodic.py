@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.runtime.schedule import Schedule
-from app.services import scheduling
+from app.services import abtests, monitoring, notifications, scheduling
 
 if TYPE_CHECKING:
     from app.resources import Resources
@@ -35,6 +35,9 @@ def periodic_tasks() -> list[Periodic]:
             scheduling.retrain_all_due,
             schedule=lambda settings: Schedule.parse(settings.retrain_schedule),
         ),
+        Periodic("ab-tests", abtests.evaluate_running, interval_s=lambda settings: settings.ab_test_interval_s),
+        Periodic("monitoring", monitoring.evaluate_all, interval_s=lambda settings: settings.monitoring_interval_s),
+        Periodic("webhooks", notifications.deliver_due, interval_s=lambda settings: settings.webhook_interval_s),
     ]
 
 

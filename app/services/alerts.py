@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect_insert
 from app.enums import SEVERITY_RANK, UNRESOLVED_ALERT_STATUSES, AlertStatus, AlertType, ModelType, Severity
-from app.errors import Conflict, InvalidInput, NotFound
-from app.services.checks import require_limit
+from app.errors import Conflict, NotFound
+from app.services import notifications
+from app.services.checks import require_limit, require_text
 from app.tables import Alert
 
 MAX_NOTE_LENGTH = 2_000
@@ -52,8 +53,13 @@ async def raise_alert(
     details: dict[str, Any] | None = None,
     training_job_id: uuid.UUID | None = None,
     now: datetime | None = None,
+    notify: Sequence[str] = (),
 ) -> RaisedAlert:
-    """Insert a new alert or fold this detection into the unresolved one with the same key."""
+    """Insert a new alert or fold this detection into the unresolved one with the same key.
+
+    A new or escalated alert also gets one pending webhook delivery per URL in ``notify``, in the same
+    transaction: the alert and its notifications exist together or not at all.
+    """
     now = now or datetime.now(UTC)
     key = dedup_key(machine_id, model_type, alert_type)
     alerts = Alert.__table__
@@ -91,7 +97,10 @@ async def raise_alert(
     alert = await session.get(Alert, alert_id, populate_existing=True)
     assert alert is not None
     escalated = before is not None and SEVERITY_RANK[alert.severity] > SEVERITY_RANK[before]
-    return RaisedAlert(alert=alert, created=before is None, escalated=escalated)
+    raised = RaisedAlert(alert=alert, created=before is None, escalated=escalated)
+    if raised.created or raised.escalated:
+        await notifications.enqueue(session, alert, "created" if raised.created else "escalated", notify)
+    return raised
 
 
 async def list_alerts(
@@ -150,8 +159,7 @@ async def acknowledge(session: AsyncSession, alert_id: uuid.UUID, by: str | None
 
 async def resolve(session: AsyncSession, alert_id: uuid.UUID, note: str | None, by: str | None) -> Alert:
     """Close an unresolved alert with a note; the guard on status makes a double resolve a CONFLICT."""
-    if note is not None and len(note) > MAX_NOTE_LENGTH:
-        raise InvalidInput(f"note must be at most {MAX_NOTE_LENGTH} characters", field="note")
+    require_text("note", note, MAX_NOTE_LENGTH)
     await _require(session, alert_id)
     result = await session.execute(
         sa.update(Alert)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from datetime import datetime
 
 from app.errors import InvalidInput
@@ -36,6 +37,32 @@ def require_aware(field: str, value: datetime | None) -> None:
     """Energy data crosses DST changes; an instant without an offset is ambiguous, so it is refused."""
     if value is not None and value.utcoffset() is None:
         raise InvalidInput(f"{field} must include a UTC offset (e.g. 2026-01-01T00:00:00Z)", field=field)
+
+
+def require_text(field: str, value: str | None, max_length: int) -> None:
+    """Free text (a note, a reason): bounded, and without NUL, which PostgreSQL cannot store in text."""
+    if value is None:
+        return
+    if len(value) > max_length:
+        raise InvalidInput(f"{field} must be at most {max_length} characters", field=field)
+    if "\x00" in value:
+        raise InvalidInput(f"{field} must not contain NUL characters", field=field)
+
+
+def require_label(field: str, value: str, max_length: int) -> str:
+    """A name people read: whitespace runs collapsed, not empty, bounded, free of control characters.
+
+    Control characters are refused rather than stored: PostgreSQL rejects NUL in text outright, and the
+    others only ever make a name look like something it is not in a list or a log line.
+    """
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise InvalidInput(f"{field} must not be empty", field=field)
+    if len(cleaned) > max_length:
+        raise InvalidInput(f"{field} must be at most {max_length} characters", field=field)
+    if any(unicodedata.category(character) == "Cc" for character in cleaned):
+        raise InvalidInput(f"{field} must not contain control characters", field=field)
+    return cleaned
 
 
 def require_limit(field: str, value: int, maximum: int) -> None:

@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.constants import ALERTS_CHANNEL, JOBS_CHANNEL
 from app.db import dialect_insert, transaction
 from app.enums import ACTIVE_JOB_STATUSES, AlertType, JobStatus, ModelType, Severity, TriggerType
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, NotFound
 from app.services import alerts, machines
+from app.services.checks import require_text
 from app.services.snapshots import snapshot
 from app.tables import TrainingJob
 
@@ -56,8 +57,7 @@ async def trigger(
     requested_by: str | None = None,
 ) -> TriggerOutcome:
     """Create a PENDING job unless one is active for the series; then hand it to the queue."""
-    if reason is not None and len(reason) > MAX_REASON_LENGTH:
-        raise InvalidInput(f"reason must be at most {MAX_REASON_LENGTH} characters", field="reason")
+    require_text("reason", reason, MAX_REASON_LENGTH)
     for _ in range(3):  # the active job may finish between our insert and our read: look again
         async with transaction(resources.sessions) as session:
             await machines.require(session, machine_id)
@@ -264,6 +264,7 @@ async def fail(
                 message=f"{job.model_type.name} training failed: {message[:300]}",
                 details={"job_id": str(job.id), "error": message[:2000], "trigger": job.trigger_type.value},
                 training_job_id=job.id,
+                notify=resources.settings.webhook_urls,
             )
     if job is not None:
         await publish_job(resources, job)
@@ -315,7 +316,8 @@ async def requeue(resources: Resources, job_id: uuid.UUID, worker_id: str) -> Tr
         {
             "status": JobStatus.PENDING,
             "started_at": None,
-            "heartbeat_at": None,
+            # Stamped, not cleared: subscribers order a job's snapshots by their latest instant.
+            "heartbeat_at": datetime.now(UTC),
             "worker_id": None,
             "progress": 0.0,
             "progress_step": None,

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, NotFound
+from app.services.checks import require_label
 from app.tables import EnergyReading, Machine
 
 MAX_NAME_LENGTH = 200
@@ -25,12 +26,7 @@ class ReadingStats:
 
 
 def normalise_name(name: str) -> str:
-    cleaned = " ".join(name.split())
-    if not cleaned:
-        raise InvalidInput("name must not be empty", field="name")
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"name must be at most {MAX_NAME_LENGTH} characters", field="name")
-    return cleaned
+    return require_label("name", name, MAX_NAME_LENGTH)
 
 
 async def register(session: AsyncSession, name: str) -> Machine:

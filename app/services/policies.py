@@ -32,6 +32,16 @@ class PolicySettings:
     psi_critical: float = 0.25
     auto_retrain: bool = False
     retrain_cooldown_hours: float = 24.0
+    #: Length of one monitoring evaluation window, and the fewest matched readings it needs.
+    evaluation_window_hours: float = 24.0
+    min_samples: int = 24
+    #: Bad windows in a row before DEGRADATION; clear windows in a row before an alert resolves itself.
+    consecutive_windows: int = 3
+    clear_windows: int = 2
+    #: Recent history compared with the training profile in data-drift checks.
+    drift_window_days: float = 7.0
+    #: Whether the winner of a completed A/B test becomes champion automatically.
+    promote_ab_winner: bool = False
 
     def check(self) -> None:
         require_range("maxCvRmse", self.max_cv_rmse, minimum=0.0, maximum=10.0, exclusive_minimum=True)
@@ -42,6 +52,11 @@ class PolicySettings:
         if self.psi_critical < self.psi_warning:
             raise InvalidInput("psiCritical must be ≥ psiWarning", field="psiCritical")
         require_range("retrainCooldownHours", self.retrain_cooldown_hours, minimum=0.0, maximum=MAX_COOLDOWN_HOURS)
+        require_range("evaluationWindowHours", self.evaluation_window_hours, minimum=1.0, maximum=24.0 * 31)
+        require_range("minSamples", self.min_samples, minimum=1, maximum=100_000)
+        require_range("consecutiveWindows", self.consecutive_windows, minimum=1, maximum=100)
+        require_range("clearWindows", self.clear_windows, minimum=1, maximum=100)
+        require_range("driftWindowDays", self.drift_window_days, minimum=1.0, maximum=365.0)
 
 
 DEFAULT_POLICY = PolicySettings()

@@ -16,7 +16,7 @@ FRAME_COLUMNS = ("energy_kwh", "production_units", "outdoor_temp_c", "is_anomaly
 
 async def recent_frame(session: AsyncSession, machine_id: uuid.UUID, days: int) -> pd.DataFrame:
     """The machine's newest ``days`` of readings, indexed by UTC instant (the layout of ``app.ml``)."""
-    last = await session.scalar(sa.select(sa.func.max(EnergyReading.ts)).where(EnergyReading.machine_id == machine_id))
+    last = await latest_instant(session, machine_id)
     if last is None:
         return empty_frame()
     return await window_frame(session, machine_id, last - timedelta(days=days), last)
@@ -53,3 +53,7 @@ def empty_frame() -> pd.DataFrame:
     )
     frame.index = pd.DatetimeIndex([], tz="UTC", name="ts")
     return frame
+
+
+async def latest_instant(session: AsyncSession, machine_id: uuid.UUID) -> datetime | None:
+    return await session.scalar(sa.select(sa.func.max(EnergyReading.ts)).where(EnergyReading.machine_id == machine_id))

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ModelType, VersionStage
 from app.errors import Conflict, InvalidInput, NotFound
+from app.services.checks import require_text
 from app.services.series import SeriesKey, newest_per_series
 from app.tables import ChampionChange, ModelVersion
 
@@ -105,8 +106,7 @@ async def make_champion(session: AsyncSession, version: ModelVersion, by: str | 
 
 async def promote(session: AsyncSession, version_id: uuid.UUID, by: str | None, reason: str | None) -> ModelVersion:
     """Make any version of a series its champion by hand; promoting an older one is a rollback."""
-    if reason is not None and len(reason) > MAX_REASON_LENGTH:
-        raise InvalidInput(f"reason must be at most {MAX_REASON_LENGTH} characters", field="reason")
+    require_text("reason", reason, MAX_REASON_LENGTH)
     version = await session.get(ModelVersion, version_id, with_for_update=True)
     if version is None:
         raise NotFound(f"model version {version_id} does not exist", field="id")

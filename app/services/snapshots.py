@@ -1,15 +1,18 @@
-"""JSON snapshots of rows for events: the shape subscribers rebuild GraphQL objects from."""
+"""JSON snapshots of rows for events, and back: subscribers rebuild the same rows queries return."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import inspect
 
-from app.tables import Alert, TrainingJob
+from app.tables import Alert, TrainingJob, UtcDateTime
+
+Row = TypeVar("Row", TrainingJob, Alert)
 
 
 def snapshot(row: TrainingJob | Alert) -> dict[str, Any]:
@@ -25,3 +28,20 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     return value
+
+
+def restore(table: type[Row], data: dict[str, Any]) -> Row:
+    """A detached row from ``snapshot`` output, with ids, instants and enums typed again."""
+    values = {}
+    for column in inspect(table).column_attrs:
+        value = data.get(column.key)
+        column_type = column.columns[0].type
+        if value is not None:
+            if isinstance(column_type, sa.Uuid):
+                value = uuid.UUID(value)
+            elif isinstance(column_type, sa.Enum) and column_type.enum_class is not None:
+                value = column_type.enum_class(value)
+            elif isinstance(column_type, UtcDateTime):
+                value = datetime.fromisoformat(value)
+        values[column.key] = value
+    return table(**values)

@@ -19,6 +19,12 @@ class MonitoringPolicy:
     psi_critical: float
     auto_retrain: bool
     retrain_cooldown_hours: float
+    evaluation_window_hours: float = strawberry.field(description="Length of one monitoring evaluation window.")
+    min_samples: int = strawberry.field(description="Fewest matched readings an evaluation window needs.")
+    consecutive_windows: int = strawberry.field(description="Bad windows in a row before a DEGRADATION alert.")
+    clear_windows: int = strawberry.field(description="Clear windows in a row before an alert resolves itself.")
+    drift_window_days: float = strawberry.field(description="Recent history compared with the training profile.")
+    promote_ab_winner: bool = strawberry.field(description="Whether an A/B test's winner becomes champion.")
     is_default: bool = strawberry.field(description="True when no policy was stored and the defaults apply.")
 
     @classmethod
@@ -34,5 +40,11 @@ class MonitoringPolicy:
             psi_critical=settings.psi_critical,
             auto_retrain=settings.auto_retrain,
             retrain_cooldown_hours=settings.retrain_cooldown_hours,
+            evaluation_window_hours=settings.evaluation_window_hours,
+            min_samples=settings.min_samples,
+            consecutive_windows=settings.consecutive_windows,
+            clear_windows=settings.clear_windows,
+            drift_window_days=settings.drift_window_days,
+            promote_ab_winner=settings.promote_ab_winner,
             is_default=not policy.stored,
         )

@@ -8,7 +8,6 @@ from graphql import build_schema as parse_sdl
 from graphql.utilities import find_breaking_changes
 
 from graphql_schema.schema import build_schema
-from graphql_schema.unavailable import PENDING_OPERATIONS
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO.parent / "shared" / "contract.graphql"
@@ -25,11 +24,3 @@ def test_exported_schema_keeps_every_contract_name_and_type() -> None:
     exported = parse_sdl((REPO / "schema.graphql").read_text())
 
     assert find_breaking_changes(contract, exported) == []
-
-
-def test_pending_operations_are_real_schema_fields() -> None:
-    schema = build_schema()._schema
-    for operation in PENDING_OPERATIONS:
-        type_name, field = operation.split(".")
-        root = schema.get_type(type_name)
-        assert root is not None and field in root.fields, operation  # type: ignore[attr-defined]
