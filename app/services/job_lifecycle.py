@@ -196,24 +196,32 @@ async def complete(
     session: AsyncSession, job_id: uuid.UUID, worker_id: str, version_id: uuid.UUID, improvement: float | None
 ) -> TrainingJob | None:
     """RUNNING → COMPLETED inside the caller's transaction, which also stores the version: both or neither."""
-    job = await session.get(TrainingJob, job_id)
-    if job is None or job.started_at is None:
-        return None
-    now = datetime.now(UTC)
-    return await _guarded_update(
+    return await _finish(
         session,
         job_id,
         [*_owned(worker_id), TrainingJob.cancel_requested.is_(False)],
-        {
-            "status": JobStatus.COMPLETED,
-            "finished_at": now,
-            "progress": 1.0,
-            "progress_step": "done",
-            "duration_seconds": (now - job.started_at).total_seconds(),
-            "model_version_id": version_id,
-            "improvement": improvement,
-        },
+        JobStatus.COMPLETED,
+        progress=1.0,
+        progress_step="done",
+        model_version_id=version_id,
+        improvement=improvement,
     )
+
+
+async def _finish(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    conditions: list[sa.ColumnElement[bool]],
+    status: JobStatus,
+    **values: Any,
+) -> TrainingJob | None:
+    """Move a job to a terminal ``status`` under ``conditions``, stamping when it finished and how long it ran."""
+    current = await session.get(TrainingJob, job_id)
+    if current is None:
+        return None
+    now = datetime.now(UTC)
+    finished = {"status": status, "finished_at": now, "duration_seconds": _duration(current, now), **values}
+    return await _guarded_update(session, job_id, conditions, finished)
 
 
 def _duration(job: TrainingJob, now: datetime) -> float | None:
@@ -237,23 +245,9 @@ async def fail(
         conditions.append(TrainingJob.worker_id == worker_id)
     if silent_since is not None:
         conditions += [TrainingJob.status == JobStatus.RUNNING, TrainingJob.heartbeat_at < silent_since]
-    now = datetime.now(UTC)
     raised = None
     async with transaction(resources.sessions) as session:
-        current = await session.get(TrainingJob, job_id)
-        if current is None:
-            return None
-        job = await _guarded_update(
-            session,
-            job_id,
-            conditions,
-            {
-                "status": JobStatus.FAILED,
-                "finished_at": now,
-                "error_message": message[:4000],
-                "duration_seconds": _duration(current, now),
-            },
-        )
+        job = await _finish(session, job_id, conditions, JobStatus.FAILED, error_message=message[:4000])
         if job is not None:
             raised = await alerts.raise_alert(
                 session,
@@ -280,7 +274,6 @@ async def mark_cancelled(
 
     ``only_if_requested`` distinguishes an abort (someone asked) from a worker shutting down.
     """
-    now = datetime.now(UTC)
     if worker_id is None:
         conditions = [TrainingJob.status == JobStatus.PENDING]
     else:
@@ -288,20 +281,7 @@ async def mark_cancelled(
     if only_if_requested:
         conditions.append(TrainingJob.cancel_requested.is_(True))
     async with transaction(resources.sessions) as session:
-        current = await session.get(TrainingJob, job_id)
-        if current is None:
-            return None
-        job = await _guarded_update(
-            session,
-            job_id,
-            conditions,
-            {
-                "status": JobStatus.CANCELLED,
-                "finished_at": now,
-                "cancel_requested": True,
-                "duration_seconds": _duration(current, now),
-            },
-        )
+        job = await _finish(session, job_id, conditions, JobStatus.CANCELLED, cancel_requested=True)
     if job is not None:
         await publish_job(resources, job)
     return job

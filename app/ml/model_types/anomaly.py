@@ -39,7 +39,6 @@ from app.ml.model_types.base import (
     anomaly_labels,
     envelope,
     open_envelope,
-    require_history,
     resolve_hyperparameters,
 )
 from app.ml.model_types.baseline import DEFAULTS as BASELINE_DEFAULTS
@@ -100,9 +99,6 @@ class AnomalyType(ModelType):
 
     def primary_value(self, metrics: Metrics) -> float | None:
         return 1.0 - metrics.f1 if metrics.f1 is not None else metrics.cv_rmse
-
-    def check_sufficiency(self, frame: pd.DataFrame) -> None:
-        require_history(frame, self.name, MIN_TRAINING_DAYS)
 
     def fit(self, frame: pd.DataFrame, hyperparameters: dict[str, Any] | None = None) -> ResidualAnomalyModel:
         resolved = resolve_hyperparameters(self.name, DEFAULTS, hyperparameters)

@@ -150,9 +150,13 @@ class ModelType(ABC):
         """The number compared between versions (lower wins): by default the ``primary_metric`` field."""
         return getattr(metrics, self.primary_metric)
 
-    @abstractmethod
     def check_sufficiency(self, frame: pd.DataFrame) -> None:
-        """Raise ``InsufficientDataError`` with a message a person can act on."""
+        """Raise ``InsufficientDataError`` with a message a person can act on.
+
+        Every type needs ``min_training_days`` of reasonably covered history; a type with further
+        needs extends this.
+        """
+        require_history(frame, self.name, self.min_training_days)
 
     @abstractmethod
     def fit(self, frame: pd.DataFrame, hyperparameters: dict[str, Any] | None = None) -> FittedModel:

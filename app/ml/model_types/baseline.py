@@ -29,7 +29,6 @@ from app.ml.model_types.base import (
     Prediction,
     envelope,
     open_envelope,
-    require_history,
     resolve_hyperparameters,
 )
 
@@ -126,9 +125,6 @@ class BaselineType(ModelType):
     name: ClassVar[str] = "baseline"
     primary_metric: ClassVar[str] = "cv_rmse"
     min_training_days = MIN_TRAINING_DAYS
-
-    def check_sufficiency(self, frame: pd.DataFrame) -> None:
-        require_history(frame, self.name, MIN_TRAINING_DAYS)
 
     def fit(self, frame: pd.DataFrame, hyperparameters: dict[str, Any] | None = None) -> LinearBaseline:
         return fit_linear_baseline(frame, resolve_hyperparameters(self.name, DEFAULTS, hyperparameters))

@@ -42,7 +42,6 @@ from app.ml.model_types.base import (
     Prediction,
     envelope,
     open_envelope,
-    require_history,
     resolve_hyperparameters,
 )
 from app.ml.model_types.baseline import fit_ridge
@@ -147,9 +146,6 @@ class ForecastArimaType(ModelType):
     name: ClassVar[str] = "forecast_arima"
     primary_metric: ClassVar[str] = "mase"
     min_training_days = MIN_TRAINING_DAYS
-
-    def check_sufficiency(self, frame: pd.DataFrame) -> None:
-        require_history(frame, self.name, MIN_TRAINING_DAYS)
 
     def fit(self, frame: pd.DataFrame, hyperparameters: dict[str, Any] | None = None) -> ArimaForecaster:
         resolved = resolve_hyperparameters(self.name, DEFAULTS, hyperparameters)

@@ -42,7 +42,6 @@ from app.ml.model_types.base import (  # noqa: E402
     Prediction,
     envelope,
     open_envelope,
-    require_history,
     resolve_hyperparameters,
 )
 
@@ -125,9 +124,6 @@ class ForecastProphetType(ModelType):
     name: ClassVar[str] = "forecast_prophet"
     primary_metric: ClassVar[str] = "mase"
     min_training_days = MIN_TRAINING_DAYS
-
-    def check_sufficiency(self, frame: pd.DataFrame) -> None:
-        require_history(frame, self.name, MIN_TRAINING_DAYS)
 
     def fit(self, frame: pd.DataFrame, hyperparameters: dict[str, Any] | None = None) -> ProphetForecaster:
         resolved = resolve_hyperparameters(self.name, DEFAULTS, hyperparameters)
