@@ -29,7 +29,7 @@ async def answer(route: Route, body: dict[str, Any]) -> None:
     [
         ("UNAUTHENTICATED", "API token"),
         ("FORBIDDEN", "Your token's role does not allow this"),
-        ("NOT_IMPLEMENTED", "NOT_IMPLEMENTED"),
+        ("CONFLICT", "CONFLICT"),
         ("INTERNAL", "Try again"),
     ],
 )

@@ -25,18 +25,9 @@ export function emptyView(message, ...next) {
   return h("div", { class: "state state-empty" }, h("p", {}, message), next.length ? h("p", {}, ...next) : null);
 }
 
-/** Render an ApiError: sign-in help for auth errors, a neutral notice for NOT_IMPLEMENTED, else an alert. */
+/** Render an ApiError as an alert with its message and code, with sign-in help for auth errors. */
 export function errorView(error, { retry } = {}) {
   const code = error.code ?? null;
-  if (code === "NOT_IMPLEMENTED") {
-    return h(
-      "p",
-      { class: "state state-unavailable", role: "status", "data-code": code },
-      h("span", { "aria-hidden": "true" }, "ℹ "),
-      error.message,
-      h("code", { class: "error-code" }, code),
-    );
-  }
   const messages = [
     ...new Set((error.errors?.length ? error.errors.map((e) => e.message) : [error.message]).filter(Boolean)),
   ];
@@ -131,7 +122,7 @@ export async function runAction(button, feedback, request, onSuccess) {
  */
 export function liveStatusView(state, error) {
   if (error) {
-    const kind = error.code === "NOT_IMPLEMENTED" || !error.code ? "off" : "error";
+    const kind = error.code ? "error" : "off";
     return h(
       "span",
       { class: `live-status live-${kind}`, role: "status", "data-code": error.code ?? "" },
