@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -20,7 +20,6 @@ from app.db import SessionFactory, create_engine, create_read_session_factory, c
 from app.runtime.events import EventBus, MemoryEventBus, RedisEventBus
 from app.runtime.hub import EventHub
 from app.runtime.queue import ArqQueue, InlineQueue, JobQueue
-from app.services.training import run_training_job
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,19 @@ class Resources:
 def worker_identity() -> str:
     """Who owns a running job: unique per process start, readable in the jobs table."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _inline_trainer(resources: Resources, identity: str) -> Callable[[uuid.UUID], Awaitable[None]]:
+    """The embedded queue's task. The training module pulls in the whole ML stack (statsmodels, Prophet,
+    scikit-learn: seconds of imports), so it is imported on the first job, not by every process that opens
+    resources (``kilowatch import``, ``migrate``, ``token``)."""
+
+    async def train(job_id: uuid.UUID) -> None:
+        from app.services.training import run_training_job
+
+        await run_training_job(resources, job_id, identity)
+
+    return train
 
 
 @asynccontextmanager
@@ -61,8 +73,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         hub=EventHub(events),
     )
     if inline is not None:
-        identity = worker_identity()
-        inline.bind(lambda job_id: run_training_job(resources, job_id, identity))
+        inline.bind(_inline_trainer(resources, worker_identity()))
     try:
         yield resources
     finally:
