@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     #: Schema introspection, which GraphiQL needs; switch it off where the schema should not be browsable.
     introspection: bool = True
+    #: Also accept the legacy ``graphql-ws`` websocket protocol (subscriptions-transport-ws, Apollo's old
+    #: client) beside ``graphql-transport-ws``; off unless an old client needs it (DESIGN.md §11).
+    legacy_graphql_ws: bool = False
 
     @field_validator("cors_origins", "webhook_urls", mode="before")
     @classmethod

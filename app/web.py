@@ -25,18 +25,20 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocketState
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.authentication import Authenticator
 from app.config import Settings
+from app.heap import startup_objects_frozen
 from app.rate_limits import open_rate_limiter
 from app.resources import Resources, open_resources
 from app.runtime.background import embedded_maintenance
 from graphql_schema.auth import minimum_subscription_role
 from graphql_schema.context import Context
+from graphql_schema.live import FramedTextAdapter, LiveGraphQLTransportWSHandler, LiveGraphQLWSHandler
 from graphql_schema.schema import build_schema
 
 READINESS_TIMEOUT_S = 2.0
@@ -45,12 +47,13 @@ DASHBOARD_DIRECTORY = Path(__file__).resolve().parent / "dashboard"
 CORS_MAX_AGE_S = 600
 
 
-class ClosingOnceWebSocketAdapter(ASGIWebSocketAdapter):
+class ClosingOnceWebSocketAdapter(FramedTextAdapter):
     """Closing an already closed socket does nothing.
 
-    Strawberry answers a rejected ``connection_init`` with 4403 only; to answer a missing or invalid
-    token with 4401, ``on_ws_connect`` closes the socket itself and then rejects, and the close that
-    Strawberry attempts next must not fail.
+    Strawberry answers a rejected ``connection_init`` with 4403 (graphql-transport-ws) or 1011 (legacy
+    graphql-ws); to answer a missing or invalid token with 4401 and a too weak role with 4403 on both,
+    ``on_ws_connect`` closes the socket itself and then rejects, and the close that Strawberry attempts
+    next must not fail.
     """
 
     async def close(self, code: int, reason: str) -> None:
@@ -60,6 +63,8 @@ class ClosingOnceWebSocketAdapter(ASGIWebSocketAdapter):
 
 class KilowatchGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = ClosingOnceWebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = LiveGraphQLTransportWSHandler
+    graphql_ws_handler_class = LiveGraphQLWSHandler
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.state
@@ -82,7 +87,8 @@ class KilowatchGraphQL(GraphQL[Context, None]):
             await context.response.close(code=4401, reason="Unauthorized")
             raise ConnectionRejectionError
         if not principal.has_role(minimum_subscription_role()):
-            raise ConnectionRejectionError  # Strawberry closes with 4403 Forbidden
+            await context.response.close(code=4403, reason="Forbidden")
+            raise ConnectionRejectionError
         if authentication.record_use is not None:
             await authentication.record_use()
         context.principal = principal
@@ -108,12 +114,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             embedded_maintenance(resources),
         ):
             authenticator = Authenticator(resources.engine, resources.sessions, enabled=settings.auth == "on")
-            yield {"resources": resources, "rate_limiter": rate_limiter, "authenticator": authenticator}
+            with startup_objects_frozen():
+                yield {"resources": resources, "rate_limiter": rate_limiter, "authenticator": authenticator}
 
     graphql_app = KilowatchGraphQL(
         schema=build_schema(settings),
         max_subscriptions_per_connection=50,
-        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        subscription_protocols=(
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            *([GRAPHQL_WS_PROTOCOL] if settings.legacy_graphql_ws else []),
+        ),
         allowed_origins=settings.cors_origins,
     )
 

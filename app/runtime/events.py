@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -22,6 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger("kilowatch.events")
 
 Listener = Callable[[str, dict[str, Any]], None]
+T = TypeVar("T")
 #: Bounds for reconnecting to Redis after it drops (seconds).
 RECONNECT_FIRST_S = 0.2
 RECONNECT_MAX_S = 5.0
@@ -29,10 +30,23 @@ RECONNECT_MAX_S = 5.0
 
 @dataclass(frozen=True, eq=False)
 class Event:
-    """Compared and hashed by identity: one published event is one object, shared by every subscriber."""
+    """Compared and hashed by identity: one published event is one object, shared by every subscriber.
+
+    What subscribers compute from the payload alike (the restored row, a rendered GraphQL payload) is
+    kept in ``derived``: computed once per process rather than once per subscriber, dropped with the event.
+    """
 
     channel: str
     payload: dict[str, Any]
+    derived: dict[Hashable, Any] = field(default_factory=dict, repr=False)
+
+    def derive(self, key: Hashable, compute: Callable[[Event], T]) -> T:
+        """``compute(self)``, the first time ``key`` is asked for; the same object after that."""
+        try:
+            return self.derived[key]
+        except KeyError:
+            value = self.derived[key] = compute(self)
+            return value
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Live updates across processes: a real API server, a real worker, Redis pub/sub, websocket clients."""
+"""Live updates across processes: a real API server, a real worker, Redis pub/sub, websocket clients.
+
+The server accepts both websocket protocols here (``KILOWATCH_LEGACY_GRAPHQL_WS``), so the same stack
+checks graphql-transport-ws and the legacy graphql-ws.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +34,7 @@ from app.services import alerts
 from app.services.snapshots import snapshot
 from tests.seeding import seeded_machine
 from tests.support import scratch_postgres_database
-from tests.websocket_client import GraphQLSocket
+from tests.websocket_client import LEGACY, PROTOCOL, GraphQLSocket
 
 REPO = Path(__file__).resolve().parents[2]
 JOB_UPDATES = """subscription($id: UUID) { trainingJobUpdates(jobId: $id) { id status progress progressStep
@@ -60,6 +65,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[
             "KILOWATCH_AUTH": "off",
             "KILOWATCH_RETRAIN_SCHEDULE": "off",
             "KILOWATCH_RATE_LIMIT_RETRAIN_PER_MINUTE": "1000",
+            "KILOWATCH_LEGACY_GRAPHQL_WS": "true",
         }
         processes = []
         for command, arguments in (("serve", ["--port", str(port)]), ("worker", [])):
@@ -118,10 +124,17 @@ async def raise_alert(
     return raised.alert.id
 
 
-async def next_data(socket: GraphQLSocket, field: str, timeout: float = 60) -> dict[str, Any]:
+async def next_payload(socket: GraphQLSocket, timeout: float = 60) -> dict[str, Any]:
+    """The payload of the next result: a ``next`` message, or ``data`` on the legacy protocol."""
     message = await asyncio.wait_for(socket.receive(), timeout)
-    assert message["type"] == "next" and message["payload"].get("data"), message
-    return message["payload"]["data"][field]
+    assert message["type"] == ("data" if socket.protocol == LEGACY else "next"), message
+    return message["payload"]
+
+
+async def next_data(socket: GraphQLSocket, field: str, timeout: float = 60) -> dict[str, Any]:
+    payload = await next_payload(socket, timeout)
+    assert payload.get("data") and not payload.get("errors"), payload
+    return payload["data"][field]
 
 
 async def test_a_worker_trained_job_streams_every_step_in_order_then_completes(stack: dict[str, Any]) -> None:
@@ -132,24 +145,30 @@ async def test_a_worker_trained_job_streams_every_step_in_order_then_completes(s
     assert "errors" not in response.json(), response.json()
     job_id = response.json()["data"]["triggerRetrain"]["job"]["id"]
 
-    updates = []
-    async with GraphQLSocket(stack["ws"]) as socket:
-        operation = await socket.subscribe(JOB_UPDATES, {"id": job_id})
-        while True:
-            message = await asyncio.wait_for(socket.receive(), 60)
-            if message["type"] == "complete":
-                assert message["id"] == operation
-                break
-            updates.append(message["payload"]["data"]["trainingJobUpdates"])
+    async def follow(protocol: str) -> list[dict[str, Any]]:
+        updates = []
+        async with GraphQLSocket(stack["ws"], protocol=protocol) as socket:
+            operation = await socket.subscribe(JOB_UPDATES, {"id": job_id})
+            while True:
+                message = await asyncio.wait_for(socket.receive(), 60)
+                if message["type"] == "complete":
+                    assert message["id"] == operation
+                    return updates
+                assert message["type"] == ("data" if protocol == LEGACY else "next"), message
+                updates.append(message["payload"]["data"]["trainingJobUpdates"])
 
-    statuses = [update["status"] for update in updates]
-    assert statuses[-1] == "COMPLETED" and updates[-1]["modelVersion"] == {"version": 1}
-    assert statuses.count("COMPLETED") == 1 and set(statuses) <= {"PENDING", "RUNNING", "COMPLETED"}
-    assert statuses == sorted(statuses, key=["PENDING", "RUNNING", "COMPLETED"].index)
-    progress = [update["progress"] for update in updates]
-    assert progress == sorted(progress), "progress never goes back"
-    steps = [update["progressStep"] for update in updates if update["status"] == "RUNNING"]
-    assert {"fit", "validate", "store"} <= set(steps)
+    followed = await asyncio.gather(follow(PROTOCOL), follow(LEGACY))
+
+    for updates in followed:
+        statuses = [update["status"] for update in updates]
+        assert statuses[-1] == "COMPLETED" and updates[-1]["modelVersion"] == {"version": 1}
+        assert statuses.count("COMPLETED") == 1 and set(statuses) <= {"PENDING", "RUNNING", "COMPLETED"}
+        assert statuses == sorted(statuses, key=["PENDING", "RUNNING", "COMPLETED"].index)
+        progress = [update["progress"] for update in updates]
+        assert progress == sorted(progress), "progress never goes back"
+        steps = [update["progressStep"] for update in updates if update["status"] == "RUNNING"]
+        assert {"fit", "validate", "store"} <= set(steps)
+    assert followed[0][-1] == followed[1][-1]
 
 
 async def test_an_alert_from_a_worker_reaches_the_api_process_subscriber(stack: dict[str, Any]) -> None:
@@ -220,6 +239,39 @@ async def test_many_subscribers_each_receive_one_event(stack: dict[str, Any]) ->
         await asyncio.gather(*(socket.__aexit__(None, None, None) for socket in sockets))
 
     assert {alert["id"] for alert in received} == {str(alert_id)} and len(received) == 500
+
+
+async def test_one_alert_is_rendered_for_each_operation_and_reaches_both_protocols(stack: dict[str, Any]) -> None:
+    """Subscribers of one operation text share a rendering; other selections and filters still get their own."""
+    resources = stack["resources"]
+    machine_id = await seeded_machine(resources, f"shared-{uuid.uuid4().hex[:6]}", days=1)
+    elsewhere = await seeded_machine(resources, f"quiet-{uuid.uuid4().hex[:6]}", days=1)
+    brief = "subscription($m: UUID) { alertRaised(machineId: $m) { id severity } }"
+    wide = """subscription Wide($m: UUID) { raised: alertRaised(machineId: $m) { ...Facts } }
+      fragment Facts on Alert { id alertType createdAt }"""
+    subscribers = {
+        "first": (PROTOCOL, brief, machine_id),
+        "second": (PROTOCOL, brief, machine_id),
+        "legacy": (LEGACY, brief, machine_id),
+        "wide": (PROTOCOL, wide, machine_id),
+        "elsewhere": (PROTOCOL, brief, elsewhere),
+    }
+    async with AsyncExitStack() as sockets:
+        opened = {}
+        for name, (protocol, document, machine) in subscribers.items():
+            opened[name] = await sockets.enter_async_context(GraphQLSocket(stack["ws"], protocol=protocol))
+            await opened[name].subscribe(document, {"m": str(machine)})
+        await asyncio.sleep(0.3)
+        alert_id = await raise_alert(resources, machine_id, AlertType.DEGRADATION)
+        payloads = {name: await next_payload(opened[name], 30) for name in ("first", "second", "legacy", "wide")}
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(opened["elsewhere"].receive(), 1.0)
+
+    expected = {"data": {"alertRaised": {"id": str(alert_id), "severity": "WARNING"}}}
+    assert payloads["first"] == payloads["second"] == payloads["legacy"] == expected
+    assert payloads["wide"]["data"]["raised"]["id"] == str(alert_id)
+    assert set(payloads["wide"]["data"]["raised"]) == {"id", "alertType", "createdAt"}
+    assert payloads["wide"]["data"]["raised"]["alertType"] == "DEGRADATION"
 
 
 async def test_since_without_a_utc_offset_is_refused_as_bad_input(stack: dict[str, Any]) -> None:
