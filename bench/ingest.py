@@ -100,7 +100,12 @@ def free_port() -> int:
 
 async def graphql_batches(database_url: str, rows: int, batch: int) -> float:
     port = free_port()
-    environment = {**os.environ, "KILOWATCH_DATABASE_URL": database_url, "KILOWATCH_LOG_LEVEL": "WARNING"}
+    environment = {
+        **os.environ,
+        "KILOWATCH_DATABASE_URL": database_url,
+        "KILOWATCH_LOG_LEVEL": "WARNING",
+        "KILOWATCH_AUTH": "off",  # loopback only; four requests, so a token would change nothing measurable
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         env=environment,

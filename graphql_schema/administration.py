@@ -41,7 +41,12 @@ class AdministrationMutation:
             issued = await tokens.issue(session, name, role, created_by=info.context.actor)
         return NewApiToken(id=issued.row.id, name=issued.row.name, role=issued.row.role, token=issued.secret)
 
-    @strawberry.mutation(description="Effective at once for new requests and websocket connections.")
+    @strawberry.mutation(
+        description="Effective at once for new requests and websocket connections to this server; "
+        "other API processes may accept the token for up to one more second."
+    )
     async def revoke_api_token(self, info: Info, id: uuid.UUID) -> ApiToken:
         async with info.context.write() as session:
-            return ApiToken.from_row(await tokens.revoke(session, id))
+            row = await tokens.revoke(session, id)
+        info.context.forget_token(row.id)
+        return ApiToken.from_row(row)

@@ -25,8 +25,9 @@ from graphql_schema.types.versions import ModelVersion
 class Query:
     @strawberry.field
     async def machines(self, info: Info) -> list[Machine]:
-        async with info.context.read() as session:
-            return [Machine.from_row(row) for row in await machines.list_all(session)]
+        async with info.context.read_connection() as connection:
+            rows = await machines.list_all(connection)
+        return [Machine(id=row.id, name=row.name, created_at=row.created_at) for row in rows]
 
     @strawberry.field
     async def machine(self, info: Info, id: uuid.UUID) -> Machine | None:

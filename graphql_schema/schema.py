@@ -8,7 +8,8 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ValidationCache
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension, ValidationCache
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -18,6 +19,7 @@ from graphql_schema.administration import AdministrationMutation, Administration
 from graphql_schema.audit_trail import AuditTrail
 from graphql_schema.auth import AccessControl
 from graphql_schema.errors import ErrorCodes
+from graphql_schema.extension_hooks import CachedHooksRunner
 from graphql_schema.limits import OperationLimits
 from graphql_schema.mutations import Mutation
 from graphql_schema.observability import OperationMetrics
@@ -26,11 +28,17 @@ from graphql_schema.queries import Query
 from graphql_schema.scalars import SCALAR_MAP
 from graphql_schema.schema_constants import DOCUMENT_CACHE_SIZE
 from graphql_schema.subscriptions import Subscription
+from graphql_schema.variables import FastVariablesExecutionContext
 
 
 class KilowatchSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Logging happens in ``ErrorCodes``, which knows which errors are unexpected."""
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
 
 
 def build_schema(settings: Settings | None = None) -> KilowatchSchema:
@@ -57,6 +65,7 @@ def build_schema(settings: Settings | None = None) -> KilowatchSchema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=FastVariablesExecutionContext,
     )
 
 
