@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,6 +23,9 @@ from sqlalchemy.engine import make_url
 from app.cli_tokens import add_token_commands, announce_bootstrap_token, refuse_open_access
 from app.config import Settings
 from app.errors import InvalidInput, KilowatchError
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 console = Console(stderr=True)
 #: Collection thresholds of `kilowatch serve` (CPython's defaults: 700, 10, 10); see ``_tune_gc_for_serving``.
@@ -51,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="embedded mode, empty database: fill it with the demo first")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="API processes sharing the port (production mode; default 1)"
+    )
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="run training jobs and maintenance crons from Redis (production mode)")
@@ -86,10 +93,10 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> int:
 
 def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
     refuse_open_access(settings, arguments.host)
+    _check_workers(arguments.workers, settings)
     import uvicorn
 
     from app.migrate import upgrade_to_head
-    from app.web import create_app
 
     asyncio.run(upgrade_to_head(settings.database_url))
     if arguments.demo:
@@ -98,20 +105,50 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
     mode = "embedded (SQLite, in-process jobs)" if settings.embedded else "production (Redis workers)"
     console.print(f"Kilowatch {mode} on {_redacted(settings.database_url)}")
     console.print(f"GraphiQL: http://{arguments.host}:{arguments.port}/graphql")
-    _tune_gc_for_serving()
-    uvicorn.run(
-        create_app(settings),
-        host=arguments.host,
-        port=arguments.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level.lower(),
-        ws="websockets-sansio",
+    options: dict[str, Any] = {
+        "host": arguments.host,
+        "port": arguments.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": settings.log_level.lower(),
+        "ws": "websockets-sansio",
         # Live messages are a few hundred bytes; compressing each one per subscriber took ~30% of the
         # process's time when one alert went to 1,000 subscribers (bench/fanout.py), for little saved.
-        ws_per_message_deflate=False,
-    )
+        "ws_per_message_deflate": False,
+    }
+    if arguments.workers == 1:
+        uvicorn.run(serving_app(settings), **options)
+    else:
+        from app.process_metrics import shared_by_child_processes
+
+        # Each worker process builds its application from the same environment the settings came from.
+        with shared_by_child_processes():
+            uvicorn.run(f"{__name__}:serving_app", factory=True, workers=arguments.workers, **options)
     return 0
+
+
+def _check_workers(workers: int, settings: Settings) -> None:
+    """Several API processes need what they share to live outside them.
+
+    That is the database, and Redis for jobs, live updates and rate limits; embedded mode keeps jobs,
+    maintenance and the event hub inside its one process.
+    """
+    if workers < 1:
+        raise InvalidInput("--workers must be at least 1", field="workers")
+    if workers > 1 and settings.embedded:
+        raise InvalidInput(
+            "--workers above 1 needs production mode (KILOWATCH_REDIS_URL set): embedded mode runs jobs, "
+            "maintenance and live updates inside its one process",
+            field="workers",
+        )
+
+
+def serving_app(settings: Settings | None = None) -> Starlette:
+    """The application one `kilowatch serve` process runs, with the process tuned for serving."""
+    from app.web import create_app
+
+    _tune_gc_for_serving()
+    return create_app(settings or Settings())
 
 
 def _tune_gc_for_serving() -> None:

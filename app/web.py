@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.background import BackgroundTasks
@@ -33,6 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from app.authentication import Authenticator
 from app.config import Settings
 from app.heap import startup_objects_frozen
+from app.process_metrics import exposition
 from app.rate_limits import open_rate_limiter
 from app.resources import Resources, open_resources
 from app.runtime.background import embedded_maintenance
@@ -138,7 +139,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     async def metrics(_: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     async def dashboard(_: Request) -> Response:
         return FileResponse(DASHBOARD_DIRECTORY / "index.html")

@@ -1,19 +1,25 @@
 """Requests/s of a simple GraphQL query beside a plain Starlette JSON route, in the same server.
 
-For each database (embedded SQLite, and PostgreSQL in a scratch database) and each authentication
-mode (off, and on with a bearer token on every request), starts `kilowatch serve` (uvloop +
-httptools, Strawberry's ParserCache and ValidationCache on) with a few machines, then drives it with
-wrk (Debian package `wrk`) from a separate process, so client and server do not share an interpreter.
-`GET /healthz` never authenticates; it is the same process's ceiling for a plain route.
+Each setup starts a server, fills it with a few machines and drives it with wrk (Debian package `wrk`)
+from a separate process, so client and server do not share an interpreter. `GET /healthz` never
+authenticates; it is the same server's ceiling for a plain route. The setups:
 
-    python bench/query.py [--duration 10] [--connections 32] [--threads 1]
-                          [--database sqlite postgres] [--auth off on]
+- Strawberry's defaults (bench/strawberry_defaults.py): the yardstick, measured in the same run, since
+  this machine's speed drifts by a third between runs minutes apart;
+- `kilowatch serve` (uvloop + httptools, Strawberry's ParserCache and ValidationCache on) on embedded
+  SQLite and on PostgreSQL in a scratch database, authentication off and on (a bearer token on every
+  request), one process;
+- the same on PostgreSQL with Redis, authentication on, `--workers 2` (production mode).
+
+    python bench/query.py [--duration 10] [--connections 32] [--threads 1] [--machines 5]
+                          [--database sqlite postgres] [--auth off on] [--workers 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -34,21 +40,33 @@ sys.path.insert(0, str(REPO))
 
 from tests.support import ADMIN_DSN, scratch_postgres_database  # noqa: E402
 
-QUERY_BODY = '{"query": "{ machines { id name } }"}'
+QUERY = "{ machines { id name } }"
+QUERY_BODY = json.dumps({"query": QUERY})
 LUA = """wrk.method = "POST"
 wrk.body = '%s'
 wrk.headers["Content-Type"] = "application/json"
 """
+REDIS_BENCH_DB = 14  # a Redis database of its own; the servers only publish and rate-limit there
 AUTHORIZATION_LUA = 'wrk.headers["Authorization"] = "Bearer %s"\n'
 
 
 @dataclass(frozen=True)
-class Row:
+class Setup:
+    label: str
     database: str
     auth: str
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class Row:
+    setup: Setup
     route: str
     rate: float
     p99: str
+
+
+REFERENCE = Setup("Strawberry defaults", "none", "off")
 
 
 def free_port() -> int:
@@ -64,28 +82,23 @@ def kilowatch(environment: dict[str, str], *arguments: str) -> str:
 
 
 @contextmanager
-def server(environment: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=environment,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def server(command: list[str], environment: dict[str, str], port: int) -> Iterator[str]:
+    process = subprocess.Popen(command, env=environment, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(base)
+        wait_ready(base, process)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def wait_ready(base: str) -> None:
+def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -126,42 +139,86 @@ def run_wrk(url: str, duration: int, connections: int, threads: int, script: Pat
     return rate, p99.group(1) if p99 else "?"
 
 
-def measure(database_url: str, database: str, auth: str, arguments: argparse.Namespace, directory: Path) -> list[Row]:
+def drive(setup: Setup, base: str, script: Path, arguments: argparse.Namespace) -> list[Row]:
+    """Warm both routes up, then measure the plain route and the GraphQL query one after the other."""
+    duration, connections, threads = arguments.duration, arguments.connections, arguments.threads
+    run_wrk(f"{base}/healthz", 2, connections, threads, None)
+    run_wrk(f"{base}/graphql", 2, connections, threads, script)
+    plain = run_wrk(f"{base}/healthz", duration, connections, threads, None)
+    graphql = run_wrk(f"{base}/graphql", duration, connections, threads, script)
+    return [Row(setup, "GET /healthz (plain Starlette JSON)", *plain), Row(setup, f"POST /graphql {QUERY}", *graphql)]
+
+
+def measure_reference(arguments: argparse.Namespace, directory: Path) -> list[Row]:
+    port = free_port()
+    script = directory / "graphql-reference.lua"
+    script.write_text(LUA % QUERY_BODY)
+    command = [sys.executable, str(REPO / "bench" / "strawberry_defaults.py"), str(port)]
+    with server(command, dict(os.environ), port) as base:
+        check_query(base, {}, 5)
+        return drive(REFERENCE, base, script, arguments)
+
+
+def measure(setup: Setup, database_url: str, arguments: argparse.Namespace, directory: Path) -> list[Row]:
     environment = {
         **os.environ,
         "KILOWATCH_DATABASE_URL": database_url,
         "KILOWATCH_LOG_LEVEL": "WARNING",
-        "KILOWATCH_AUTH": auth,
+        "KILOWATCH_AUTH": setup.auth,
     }
+    if setup.workers > 1:
+        environment["KILOWATCH_REDIS_URL"] = f"redis://127.0.0.1:6379/{REDIS_BENCH_DB}"
     headers: dict[str, str] = {}
     lua = LUA % QUERY_BODY
-    if auth == "on":
+    if setup.auth == "on":
         kilowatch(environment, "migrate")
         secret = kilowatch(environment, "token", "create", "--name", "bench", "--role", "operator").splitlines()[-1]
         headers = {"Authorization": f"Bearer {secret}"}
         lua += AUTHORIZATION_LUA % secret
-    script = directory / f"graphql-{database}-{auth}.lua"
+    script = directory / f"graphql-{setup.database}-{setup.auth}-{setup.workers}.lua"
     script.write_text(lua)
-    duration, connections, threads = arguments.duration, arguments.connections, arguments.threads
-    with server(environment) as base:
+    port = free_port()
+    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(setup.workers)]
+    with server(command, environment, port) as base:
         seed(base, arguments.machines, headers)
         check_query(base, headers, arguments.machines)
-        run_wrk(f"{base}/healthz", 2, connections, threads, None)  # warm-up
-        run_wrk(f"{base}/graphql", 2, connections, threads, script)  # warm-up
-        plain = run_wrk(f"{base}/healthz", duration, connections, threads, None)
-        graphql = run_wrk(f"{base}/graphql", duration, connections, threads, script)
-    return [
-        Row(database, auth, "GET /healthz (plain Starlette JSON)", *plain),
-        Row(database, auth, "POST /graphql { machines { id name } }", *graphql),
-    ]
+        return drive(setup, base, script, arguments)
 
 
-async def measure_postgres(arguments: argparse.Namespace, directory: Path) -> list[Row]:
+async def measure_postgres(setups: list[Setup], arguments: argparse.Namespace, directory: Path) -> list[Row]:
     rows = []
-    for auth in arguments.auth:
+    for setup in setups:
         async with scratch_postgres_database() as database_url:
-            rows += measure(database_url, "postgres", auth, arguments, directory)
+            rows += measure(setup, database_url, arguments, directory)
     return rows
+
+
+def setups_of(arguments: argparse.Namespace) -> list[Setup]:
+    chosen = []
+    for database in arguments.database:
+        for auth in arguments.auth:
+            chosen.append(Setup(f"{database}, auth {auth}", database, auth))
+    if "postgres" in arguments.database:
+        chosen += [
+            Setup(f"postgres+redis, auth on, {workers} processes", "postgres", "on", workers)
+            for workers in arguments.workers
+            if workers > 1
+        ]
+    return chosen
+
+
+def report(rows: list[Row], arguments: argparse.Namespace) -> None:
+    print(f"{arguments.connections} connections, {arguments.duration} s each, {arguments.machines} machines")
+    if "postgres" in arguments.database:
+        print(f"PostgreSQL at {ADMIN_DSN.rsplit('@', 1)[-1]}")
+    reference = next(row.rate for row in rows if row.setup == REFERENCE and row.route.startswith("POST"))
+    print(f"{'server':<40}{'route':<42}{'requests/s':>12}{'p99':>10}{'of plain':>10}{'× defaults':>12}")
+    plain_rate = 0.0
+    for row in rows:
+        plain_rate = row.rate if row.route.startswith("GET") else plain_rate
+        share = f"{row.rate / plain_rate:.0%}"
+        multiple = f"{row.rate / reference:.2f}" if row.route.startswith("POST") else ""
+        print(f"{row.setup.label:<40}{row.route:<42}{row.rate:>12,.0f}{row.p99:>10}{share:>10}{multiple:>12}")
 
 
 def main() -> None:
@@ -172,29 +229,23 @@ def main() -> None:
     parser.add_argument("--machines", type=int, default=5)
     parser.add_argument("--database", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"])
     parser.add_argument("--auth", nargs="+", choices=["off", "on"], default=["off", "on"])
+    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="process counts on postgres+redis")
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
-    rows: list[Row] = []
+    setups = setups_of(arguments)
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
-        for database in arguments.database:
-            if database == "sqlite":
-                for auth in arguments.auth:
-                    rows += measure(
-                        f"sqlite+aiosqlite:///{directory / f'bench-{auth}.db'}", database, auth, arguments, directory
-                    )
-            else:
-                rows += asyncio.run(measure_postgres(arguments, directory))
-    print(f"{arguments.connections} connections, {arguments.duration} s each, {arguments.machines} machines")
-    if "postgres" in arguments.database:
-        print(f"PostgreSQL at {ADMIN_DSN.rsplit('@', 1)[-1]}")
-    print(f"{'database':<10}{'auth':<6}{'route':<42}{'requests/s':>12}{'p99':>10}{'of plain':>10}")
-    plain_rate = 0.0
-    for row in rows:
-        plain_rate = row.rate if row.route.startswith("GET") else plain_rate
-        share = f"{row.rate / plain_rate:.0%}" if plain_rate else ""
-        print(f"{row.database:<10}{row.auth:<6}{row.route:<42}{row.rate:>12,.0f}{row.p99:>10}{share:>10}")
+        rows = measure_reference(arguments, directory)
+        for setup in setups:
+            if setup.database == "sqlite":
+                rows += measure(
+                    setup, f"sqlite+aiosqlite:///{directory / f'bench-{setup.auth}.db'}", arguments, directory
+                )
+        rows += asyncio.run(
+            measure_postgres([setup for setup in setups if setup.database == "postgres"], arguments, directory)
+        )
+    report(rows, arguments)
 
 
 if __name__ == "__main__":
