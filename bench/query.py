@@ -4,12 +4,14 @@ Each setup starts a server, fills it with a few machines and drives it with wrk 
 from a separate process, so client and server do not share an interpreter. `GET /healthz` never
 authenticates; it is the same server's ceiling for a plain route. The setups:
 
-- Strawberry's defaults (bench/strawberry_defaults.py): the yardstick, measured in the same run, since
-  this machine's speed drifts by a third between runs minutes apart;
 - `kilowatch serve` (uvloop + httptools, Strawberry's ParserCache and ValidationCache on) on embedded
   SQLite and on PostgreSQL in a scratch database, authentication off and on (a bearer token on every
   request), one process;
-- the same on PostgreSQL with Redis, authentication on, `--workers 2` (production mode).
+- the same on PostgreSQL with Redis, authentication on, `--workers 2` (production mode);
+- yardsticks, since this machine's speed drifts by a third within minutes: Strawberry's defaults
+  (bench/strawberry_defaults.py) answering from a fixed list, and, right after Kilowatch on each
+  database, reading the same rows with SQLAlchemy's defaults. `× list` divides each query rate by the
+  fixed-list yardstick, `× same db` by the yardstick of its database.
 
     python bench/query.py [--duration 10] [--connections 32] [--threads 1] [--machines 5]
                           [--database sqlite postgres] [--auth off on] [--workers 1 2]
@@ -38,6 +40,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.strawberry_defaults import FIXED as FIXED_MACHINES  # noqa: E402
 from tests.support import ADMIN_DSN, scratch_postgres_database  # noqa: E402
 
 QUERY = "{ machines { id name } }"
@@ -56,6 +59,7 @@ class Setup:
     database: str
     auth: str
     workers: int = 1
+    yardstick: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,6 @@ class Row:
     route: str
     rate: float
     p99: str
-
-
-REFERENCE = Setup("Strawberry defaults", "none", "off")
 
 
 def free_port() -> int:
@@ -135,7 +136,7 @@ def run_wrk(url: str, duration: int, connections: int, threads: int, script: Pat
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     if non_2xx:
         raise RuntimeError(f"{url}: {non_2xx.group(1)} failed responses during the run")
-    p99 = re.search(r"99%\s+(\S+)", output)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)  # the latency distribution, not a thread stat
     return rate, p99.group(1) if p99 else "?"
 
 
@@ -149,14 +150,17 @@ def drive(setup: Setup, base: str, script: Path, arguments: argparse.Namespace) 
     return [Row(setup, "GET /healthz (plain Starlette JSON)", *plain), Row(setup, f"POST /graphql {QUERY}", *graphql)]
 
 
-def measure_reference(arguments: argparse.Namespace, directory: Path) -> list[Row]:
+def measure_yardstick(
+    label: str, database: str, database_url: str | None, arguments: argparse.Namespace, directory: Path
+) -> list[Row]:
+    """Strawberry's defaults on the database a Kilowatch setup has just filled, or on a fixed list."""
     port = free_port()
-    script = directory / "graphql-reference.lua"
+    script = directory / "graphql-defaults.lua"
     script.write_text(LUA % QUERY_BODY)
     command = [sys.executable, str(REPO / "bench" / "strawberry_defaults.py"), str(port)]
-    with server(command, dict(os.environ), port) as base:
-        check_query(base, {}, 5)
-        return drive(REFERENCE, base, script, arguments)
+    with server([*command, *([database_url] if database_url else [])], dict(os.environ), port) as base:
+        check_query(base, {}, arguments.machines if database_url else len(FIXED_MACHINES))
+        return drive(Setup(label, database, "off", yardstick=True), base, script, arguments)
 
 
 def measure(setup: Setup, database_url: str, arguments: argparse.Namespace, directory: Path) -> list[Row]:
@@ -182,7 +186,12 @@ def measure(setup: Setup, database_url: str, arguments: argparse.Namespace, dire
     with server(command, environment, port) as base:
         seed(base, arguments.machines, headers)
         check_query(base, headers, arguments.machines)
-        return drive(setup, base, script, arguments)
+        rows = drive(setup, base, script, arguments)
+    if setup.auth == arguments.auth[0] and setup.workers == 1:
+        rows += measure_yardstick(
+            f"Strawberry defaults, {setup.database}", setup.database, database_url, arguments, directory
+        )
+    return rows
 
 
 async def measure_postgres(setups: list[Setup], arguments: argparse.Namespace, directory: Path) -> list[Row]:
@@ -211,14 +220,20 @@ def report(rows: list[Row], arguments: argparse.Namespace) -> None:
     print(f"{arguments.connections} connections, {arguments.duration} s each, {arguments.machines} machines")
     if "postgres" in arguments.database:
         print(f"PostgreSQL at {ADMIN_DSN.rsplit('@', 1)[-1]}")
-    reference = next(row.rate for row in rows if row.setup == REFERENCE and row.route.startswith("POST"))
-    print(f"{'server':<40}{'route':<42}{'requests/s':>12}{'p99':>10}{'of plain':>10}{'× defaults':>12}")
+    yardsticks = {row.setup.database: row.rate for row in rows if row.setup.yardstick and row.route.startswith("POST")}
+    fixed_list = yardsticks["none"]
+    print(f"{'server':<40}{'route':<42}{'requests/s':>12}{'p99':>10}{'of plain':>10}{'× list':>8}{'× same db':>11}")
     plain_rate = 0.0
     for row in rows:
         plain_rate = row.rate if row.route.startswith("GET") else plain_rate
         share = f"{row.rate / plain_rate:.0%}"
-        multiple = f"{row.rate / reference:.2f}" if row.route.startswith("POST") else ""
-        print(f"{row.setup.label:<40}{row.route:<42}{row.rate:>12,.0f}{row.p99:>10}{share:>10}{multiple:>12}")
+        query = row.route.startswith("POST")
+        same_db = yardsticks.get(row.setup.database)
+        of_list = f"{row.rate / fixed_list:.2f}" if query else ""
+        of_same_db = f"{row.rate / same_db:.2f}" if query and same_db and row.setup.database != "none" else ""
+        print(
+            f"{row.setup.label:<40}{row.route:<42}{row.rate:>12,.0f}{row.p99:>10}{share:>10}{of_list:>8}{of_same_db:>11}"
+        )
 
 
 def main() -> None:
@@ -236,7 +251,7 @@ def main() -> None:
     setups = setups_of(arguments)
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
-        rows = measure_reference(arguments, directory)
+        rows = measure_yardstick("Strawberry defaults, fixed list", "none", None, arguments, directory)
         for setup in setups:
             if setup.database == "sqlite":
                 rows += measure(
