@@ -6,11 +6,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.driver_reads import fetch_all
 from app.errors import Conflict, NotFound
 from app.services.checks import require_label
 from app.tables import EnergyReading, Machine
@@ -55,9 +57,9 @@ async def get_or_create(session: AsyncSession, name: str) -> Machine:
 _ALL_MACHINES = sa.select(Machine.id, Machine.name, Machine.created_at).order_by(Machine.name)
 
 
-async def list_all(connection: AsyncConnection | AsyncSession) -> Sequence[sa.Row[tuple[uuid.UUID, str, datetime]]]:
-    """Every machine's columns, by name: the list is only read, so no ORM entities are built."""
-    return (await connection.execute(_ALL_MACHINES)).all()
+async def list_all(connection: AsyncConnection) -> Sequence[Any]:
+    """Every machine's ``id``, ``name`` and ``created_at``, by name: only read, so no ORM entities are built."""
+    return await fetch_all(connection, _ALL_MACHINES)
 
 
 async def get(session: AsyncSession, machine_id: uuid.UUID) -> Machine | None:
