@@ -53,7 +53,14 @@ class Candidate:
 
 async def run_training_job(resources: Resources, job_id: uuid.UUID, worker_id: str) -> None:
     """Drive one job to a terminal state (or back to PENDING if this worker is being stopped)."""
-    job = await job_lifecycle.mark_running(resources, job_id, worker_id)
+    try:
+        job = await job_lifecycle.mark_running(resources, job_id, worker_id)
+    except asyncio.CancelledError:
+        # Stopped while claiming (say, while the RUNNING snapshot was being published): the claim may
+        # have been committed already. ``requeue`` changes only a job this worker holds, so it is safe
+        # either way, and without it the job would stay RUNNING until the sweeper declared it lost.
+        await job_lifecycle.requeue(resources, job_id, worker_id)
+        raise
     if job is None:
         return  # cancelled, finished or taken by another worker: nothing to do
     stop = threading.Event()
