@@ -33,7 +33,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, PoolResetState
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -48,7 +48,8 @@ def create_engine(database_url: str, **overrides: Any) -> AsyncEngine:
     options: dict[str, Any] = {}
     if is_sqlite:
         # One writer at a time is SQLite's model; a generous busy timeout turns contention into waiting.
-        options["connect_args"] = {"timeout": 30}
+        # Returned connections are rolled back only when a transaction is open (``_roll_back_if_open``).
+        options.update(connect_args={"timeout": 30}, pool_reset_on_return=None)
     else:
         # At most 30 connections, as before, but all of them kept: overflow connections are closed as soon
         # as they are returned, so with pool_size=10, max_overflow=20 a busy process opened and closed
@@ -61,6 +62,7 @@ def create_engine(database_url: str, **overrides: Any) -> AsyncEngine:
     engine = create_async_engine(url, **options)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        event.listen(engine.sync_engine, "reset", _roll_back_if_open)
     elif not options.get("pool_pre_ping"):
         _ping_idle_connections(engine, IDLE_PING_S)
     return engine
@@ -72,6 +74,19 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _roll_back_if_open(dbapi_connection: Any, _record: ConnectionPoolEntry, state: PoolResetState) -> None:
+    """SQLite's reset on return: roll back only a connection that holds a transaction.
+
+    The sqlite3 driver opens a transaction only before a write, so a connection that served reads
+    holds none, and rolling it back anyway cost a round trip through aiosqlite's thread on every read
+    (SQLAlchemy's documented custom-reset scheme: ``pool_reset_on_return=None`` plus this event).
+    ``in_transaction`` is read from the driver connection without such a round trip. As for SQLAlchemy's
+    own reset, nothing is done where asyncio cannot run (a connection collected outside the event loop).
+    """
+    if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 def _ping_idle_connections(engine: AsyncEngine, idle_s: float) -> None:
