@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from functools import cached_property
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,54 +52,35 @@ def _per_limit(
     return fetch
 
 
+class _OnFirstUse:
+    """A ``Loaders`` attribute whose DataLoader is built the first time a request reads it, then kept."""
+
+    def __init__(self, fetch: Fetch, default: Callable[[], Any] = lambda: None) -> None:
+        self._fetch = fetch
+        self._default = default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, loaders: Loaders, owner: type | None = None) -> DataLoader[Any, Any]:
+        loader = _loader(loaders.sessions, self._fetch, self._default)
+        loaders.__dict__[self._name] = loader  # instance attribute from now on: this runs once per request
+        return loader
+
+
 class Loaders:
+    machine = _OnFirstUse(machines.get_many)
+    reading_stats = _OnFirstUse(machines.reading_stats)
+    latest_performance = _OnFirstUse(performance.latest_for_series)
+    open_alerts = _OnFirstUse(alerts.open_alerts_of_series, list)
+    policy = _OnFirstUse(policies.get_many)
+    champion = _OnFirstUse(registry.champions)
+    version = _OnFirstUse(registry.get_versions)
+    validation_metrics = _OnFirstUse(performance.validation_for_versions)
+    versions = _OnFirstUse(_per_limit(registry.versions_of_series), list)
+    training_jobs = _OnFirstUse(_per_limit(jobs.jobs_of_series), list)
+    champion_history = _OnFirstUse(_per_limit(registry.champion_history), list)
+    running_ab_test = _OnFirstUse(abtests.running_of_series)
+
     def __init__(self, sessions: SessionFactory) -> None:
-        self._sessions = sessions
-
-    @cached_property
-    def machine(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, machines.get_many)
-
-    @cached_property
-    def reading_stats(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, machines.reading_stats)
-
-    @cached_property
-    def latest_performance(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, performance.latest_for_series)
-
-    @cached_property
-    def open_alerts(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, alerts.open_alerts_of_series, list)
-
-    @cached_property
-    def policy(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, policies.get_many)
-
-    @cached_property
-    def champion(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, registry.champions)
-
-    @cached_property
-    def version(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, registry.get_versions)
-
-    @cached_property
-    def validation_metrics(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, performance.validation_for_versions)
-
-    @cached_property
-    def versions(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, _per_limit(registry.versions_of_series), list)
-
-    @cached_property
-    def training_jobs(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, _per_limit(jobs.jobs_of_series), list)
-
-    @cached_property
-    def champion_history(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, _per_limit(registry.champion_history), list)
-
-    @cached_property
-    def running_ab_test(self) -> DataLoader[Any, Any]:
-        return _loader(self._sessions, abtests.running_of_series)
+        self.sessions = sessions
