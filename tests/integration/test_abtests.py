@@ -186,7 +186,11 @@ async def test_split_routes_its_share_to_b_deterministically_and_stores_every_pr
         expected = route_arm(test["id"], str(fleet.machine_id), datetime.fromisoformat(item["timestamp"]), 0.2)
         assert prediction["arm"] == expected
         assert prediction["modelVersionId"] == (model_b if expected == "B" else model_a)
-    assert again == served[::-1][:500]  # same instant, same arm, same version, same value
+    # Same instant, same arm, same version, same value: to the last bits only up to BLAS rounding, which
+    # differs with the batch a row is predicted in (seen: 89.00272934641823 against ...822).
+    repeated = served[::-1][:500]
+    assert [{**p, "value": None} for p in again] == [{**p, "value": None} for p in repeated]
+    assert [p["value"] for p in again] == pytest.approx([p["value"] for p in repeated], rel=1e-12)
     async with resources.sessions() as session:
         counts = await session.execute(
             sa.select(ServedPrediction.arm, sa.func.count())
