@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from strawberry.types import Info as StrawberryInfo
 
 from app.authentication import Principal
@@ -51,13 +51,13 @@ class Context:
         """A short session for one resolver's single-statement read, bound by ``app.db.read_engine``."""
         return self.resources.reads()
 
-    def read_connection(self) -> AsyncConnection:
-        """A short connection for one Core read, bound like ``read`` (``app.db.read_engine``).
+    @property
+    def read_engine(self) -> AsyncEngine:
+        """The engine ``read`` sessions are bound to (``app.db.read_engine``), for Core reads of rows.
 
         For resolvers that need rows, not ORM entities: a session costs ~0.3 ms more per read (measured here).
         """
-        engine: AsyncEngine = self.resources.reads.kw["bind"]
-        return engine.connect()
+        return self.resources.reads.kw["bind"]
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

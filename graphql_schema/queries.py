@@ -25,8 +25,7 @@ from graphql_schema.types.versions import ModelVersion
 class Query:
     @strawberry.field
     async def machines(self, info: Info) -> list[Machine]:
-        async with info.context.read_connection() as connection:
-            rows = await machines.list_all(connection)
+        rows = await machines.list_all(info.context.read_engine)
         return [Machine(id=row.id, name=row.name, created_at=row.created_at) for row in rows]
 
     @strawberry.field

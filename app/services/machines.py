@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.driver_reads import fetch_all
 from app.errors import Conflict, NotFound
@@ -57,9 +57,12 @@ async def get_or_create(session: AsyncSession, name: str) -> Machine:
 _ALL_MACHINES = sa.select(Machine.id, Machine.name, Machine.created_at).order_by(Machine.name)
 
 
-async def list_all(connection: AsyncConnection) -> Sequence[Any]:
-    """Every machine's ``id``, ``name`` and ``created_at``, by name: only read, so no ORM entities are built."""
-    return await fetch_all(connection, _ALL_MACHINES)
+async def list_all(engine: AsyncEngine) -> Sequence[Any]:
+    """Every machine's ``id``, ``name`` and ``created_at``, by name: only read, so no ORM entities are built.
+
+    Takes the read engine (``app.db.read_engine``), not a session: ``fetch_all`` checks out the connection.
+    """
+    return await fetch_all(engine, _ALL_MACHINES)
 
 
 async def get(session: AsyncSession, machine_id: uuid.UUID) -> Machine | None:

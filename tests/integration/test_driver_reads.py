@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from app.db import transaction
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db import create_engine, read_engine, transaction
 from app.driver_reads import _prepared, fetch_all
 from app.enums import ModelType
 from app.resources import Resources
@@ -19,8 +25,8 @@ async def test_driver_rows_equal_sqlalchemy_rows_by_position_and_by_name(resourc
         for name in ("press 2", "oven", "compressor"):
             await machines.get_or_create(session, name)
 
+    by_driver = await fetch_all(resources.engine, ALL_MACHINES)
     async with resources.engine.connect() as connection:
-        by_driver = await fetch_all(connection, ALL_MACHINES)
         by_sqlalchemy = (await connection.execute(ALL_MACHINES)).all()
 
     assert _prepared(ALL_MACHINES, resources.engine.dialect) is not None  # the driver really ran it
@@ -36,8 +42,8 @@ async def test_enum_and_float_columns_come_back_as_sqlalchemy_returns_them(resou
         await policies.update(session, machine.id, ModelType.BASELINE, {"max_cv_rmse": 0.225}, by="tests")
     statement = sa.select(MonitoringPolicy.model_type, MonitoringPolicy.max_cv_rmse, MonitoringPolicy.auto_retrain)
 
+    by_driver = await fetch_all(resources.engine, statement)
     async with resources.engine.connect() as connection:
-        by_driver = await fetch_all(connection, statement)
         by_sqlalchemy = (await connection.execute(statement)).all()
 
     assert [tuple(row) for row in by_driver] == [tuple(row) for row in by_sqlalchemy]
@@ -49,8 +55,39 @@ async def test_statements_with_parameters_keep_sqlalchemys_path(resources: Resou
         machine = await machines.get_or_create(session, "press 2")
     with_parameter = sa.select(Machine.id, Machine.name).where(Machine.name == "press 2")
 
-    async with resources.engine.connect() as connection:
-        found = await fetch_all(connection, with_parameter)
+    found = await fetch_all(resources.engine, with_parameter)
 
     assert _prepared(with_parameter, resources.engine.dialect) is None
     assert [(row.id, row.name) for row in found] == [(machine.id, "press 2")]
+
+
+async def test_driver_reads_return_their_connection_to_the_pool(resources: Resources) -> None:
+    async with transaction(resources.sessions) as session:
+        await machines.get_or_create(session, "press 2")
+
+    async with own_engine(resources) as engine:
+        for _ in range(3):
+            assert [row.name for row in await fetch_all(engine, ALL_MACHINES)] == ["press 2"]
+        assert engine.sync_engine.pool.checkedout() == 0
+
+
+async def test_a_driver_failure_is_raised_by_sqlalchemy_and_leaves_the_pool_usable(resources: Resources) -> None:
+    """A read the driver cannot run is run again by SQLAlchemy, which raises its own error type."""
+    missing = sa.select(sa.column("id")).select_from(sa.table("no_such_table"))
+
+    async with own_engine(resources) as engine:
+        assert _prepared(missing, engine.dialect) is not None
+        with pytest.raises(DBAPIError, match="no_such_table"):
+            await fetch_all(engine, missing)
+        assert engine.sync_engine.pool.checkedout() == 0
+        assert await fetch_all(engine, ALL_MACHINES) == []
+
+
+@asynccontextmanager
+async def own_engine(resources: Resources) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test's database whose pool nothing else uses, so its counts are this test's."""
+    engine = read_engine(create_engine(resources.settings.database_url))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
