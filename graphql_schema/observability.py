@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import cache
 
 from prometheus_client import Counter, Histogram
 from strawberry.extensions import SchemaExtension
@@ -24,5 +25,11 @@ class OperationMetrics(SchemaExtension):
         except RuntimeError:  # the document did not parse, so it has no operation
             operation_type = "unknown"
         outcome = "error" if context.result is not None and context.result.errors else "ok"
-        OPERATIONS.labels(operation_type, outcome).inc()
-        DURATION.labels(operation_type).observe(time.perf_counter() - started)
+        _operations(operation_type, outcome).inc()
+        _duration(operation_type).observe(time.perf_counter() - started)
+
+
+# ``labels`` validates, locks and looks the child up on every call; the children never change, so
+# each is looked up once (there are a handful: operation types × outcomes).
+_operations = cache(OPERATIONS.labels)
+_duration = cache(DURATION.labels)

@@ -146,6 +146,8 @@ def fast_coerced_variables(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, raw: dict[str, Any]
 ) -> dict[str, list[Any]]:
     """Coerced values of the variables the fast path can take, by name."""
+    if not raw:  # most operations have no variables
+        return {}
     operation = _operation(document, operation_name)
     found: dict[str, list[Any]] = {}
     for definition in (operation.variable_definitions or ()) if operation else ():
