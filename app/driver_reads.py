@@ -6,7 +6,8 @@ more than the rest of the resolver; on SQLite each adapter call is also a round 
 aiosqlite's thread. For a statement built once at import, this compiles it once per dialect, keeps
 SQLAlchemy's result processors of its columns (so values come back exactly as SQLAlchemy returns
 them: UUIDs, UTC datetimes) and sends the SQL through a driver connection checked out of
-SQLAlchemy's pool: one asyncpg ``fetch``, or one aiosqlite ``execute_fetchall``. The connection is
+SQLAlchemy's pool: one asyncpg ``fetch``, or one aiosqlite ``execute_fetchall`` (on SQLite, where it can,
+on the event loop's thread instead: ``app.sqlite_reads``). The connection is
 taken from the pool as it is, without the ``Connection`` object SQLAlchemy wraps around it (its
 construction, execution options and close cost another ~75 µs of the same request): a single
 statement sent by the driver outside any transaction is what the read engine's autocommit gives, and
@@ -29,6 +30,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util.concurrency import greenlet_spawn
+
+from app import sqlite_reads
 
 _DRIVER_FETCH: dict[str, Callable[[Any, str], Any]] = {
     "asyncpg": lambda driver, sql: driver.fetch(sql),
@@ -88,6 +91,8 @@ async def fetch_all(engine: AsyncEngine, statement: sa.Select[Any]) -> Sequence[
     prepared = _prepared(statement, dialect) if fetch is not None else None
     if fetch is None or prepared is None:
         return await _through_sqlalchemy(engine, statement)
+    if dialect.driver == "aiosqlite" and (local := sqlite_reads.fetch_all(engine, prepared.sql)) is not None:
+        return prepared.rows(local)
     pooled = await engine.raw_connection()
     try:
         records = await fetch(pooled.driver_connection, prepared.sql)
