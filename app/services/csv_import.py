@@ -26,5 +26,9 @@ async def import_file(
     async with open_resources(settings) as resources, transaction(resources.sessions) as session:
         machine = await machines.get_or_create(session, machine_name)
         return await ingest.upsert_readings(
-            session, machine.id, rows, on_progress=lambda count: progress.advance(writing, count)
+            session,
+            machine.id,
+            rows,
+            on_progress=lambda count: progress.advance(writing, count),
+            time_range=rows.time_range(),
         )

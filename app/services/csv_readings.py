@@ -3,11 +3,20 @@
 Validation is vectorised over the whole file before anything is written, so a bad row aborts the
 import with its line number and the database is untouched. Numeric columns are parsed by pandas' C
 reader; only when a column holds something that is not a number is it re-read as text to find the line.
+
+The validated columns stay arrays (``ParsedReadings``): rows become Python objects a slice at a time,
+when the writer asks for them. On PostgreSQL the writer streams one COPY, so each slice is converted
+while the server ingests the previous ones, instead of before the COPY starts (on 1M rows the
+conversion took ~0.6 s, the COPY ~5 s, measured here).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -34,7 +43,46 @@ _FLAGS = {
 _FIRST_DATA_LINE = 2
 
 
-def read_readings_csv(path: Path, timezone: str = "UTC") -> list[ReadingRow]:
+@dataclass(frozen=True)
+class ParsedReadings(Sequence[ReadingRow]):
+    """The validated columns of a reading file, read as rows (see the module docstring)."""
+
+    timestamps: pd.Series  # UTC instants
+    energy: np.ndarray
+    production: np.ndarray  # NaN where empty
+    temperature: np.ndarray  # NaN where empty
+    anomaly: np.ndarray  # True, False or None, as objects
+
+    def __len__(self) -> int:
+        return len(self.energy)
+
+    @overload
+    def __getitem__(self, index: int) -> ReadingRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ReadingRow]: ...
+
+    def __getitem__(self, index: int | slice) -> ReadingRow | list[ReadingRow]:
+        if isinstance(index, slice):
+            return list(
+                zip(
+                    self.timestamps.iloc[index].dt.to_pydatetime().tolist(),
+                    self.energy[index].tolist(),
+                    _none_for_nan(self.production[index]),
+                    _none_for_nan(self.temperature[index]),
+                    self.anomaly[index].tolist(),
+                    strict=True,
+                )
+            )
+        position = range(len(self))[index]  # IndexError beyond the end, as for a list
+        return self[position : position + 1][0]
+
+    def time_range(self) -> tuple[datetime, datetime]:
+        """First and last instant, without turning every row into Python objects."""
+        return self.timestamps.min().to_pydatetime(), self.timestamps.max().to_pydatetime()
+
+
+def read_readings_csv(path: Path, timezone: str = "UTC") -> ParsedReadings:
     """Rows ready for ``ingest.upsert_readings``; timestamps without an offset are read in ``timezone``."""
     frame = _read(path)
     timestamps = _parse_timestamps(frame["timestamp"], timezone, path)
@@ -43,16 +91,7 @@ def read_readings_csv(path: Path, timezone: str = "UTC") -> list[ReadingRow]:
     temperature = _numbers(frame, "outdoor_temp_c", path, bounds=OUTDOOR_TEMP_RANGE_C)
     anomaly = _flags(frame, path)
     _fail_at(path, timestamps.duplicated().to_numpy(), "timestamp repeats an earlier line", "timestamp")
-    return list(
-        zip(
-            timestamps.dt.to_pydatetime().tolist(),
-            energy.tolist(),
-            _none_for_nan(production),
-            _none_for_nan(temperature),
-            anomaly,
-            strict=True,
-        )
-    )
+    return ParsedReadings(timestamps, energy, production, temperature, anomaly)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -144,18 +183,16 @@ def _numbers(
     return values
 
 
-def _flags(frame: pd.DataFrame, path: Path) -> list[bool | None]:
+def _flags(frame: pd.DataFrame, path: Path) -> np.ndarray:
+    """Each distinct spelling is looked up once: a file holds a handful of them, repeated on every line."""
     if "is_anomaly" not in frame.columns:
-        return [None] * len(frame)
-    raw = frame["is_anomaly"]
-    mapped = raw.map(_FLAGS)
-    if mapped.isna().any():  # only mixed case, padding or bad values need the slower text pass
-        text = raw.fillna("").astype(str).str.strip().str.lower()
-        mapped = text.map(_FLAGS)
-    else:
-        text = raw
-    _fail_at(path, (mapped.isna() & (text != "")).to_numpy(), "is_anomaly must be true/false (or empty)", "is_anomaly")
-    return mapped.astype(object).where(mapped.notna(), None).tolist()
+        return np.full(len(frame), None, dtype=object)
+    codes, spellings = pd.factorize(frame["is_anomaly"])  # empty cells get code -1
+    words = [str(spelling).strip().lower() for spelling in spellings]
+    meanings = np.array([*(_FLAGS.get(word) for word in words), None], dtype=object)  # [-1] is None: empty
+    unknown = np.array([*(word != "" and word not in _FLAGS for word in words), False])
+    _fail_at(path, unknown[codes], "is_anomaly must be true/false (or empty)", "is_anomaly")
+    return meanings[codes]
 
 
 def _none_for_nan(values: np.ndarray) -> list[float | None]:

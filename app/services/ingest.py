@@ -96,15 +96,22 @@ async def upsert_readings(
     machine_id: uuid.UUID,
     rows: Sequence[ReadingRow],
     on_progress: Callable[[int], None] | None = None,
+    *,
+    time_range: tuple[datetime, datetime] | None = None,
 ) -> IngestResult:
-    """Write already-validated rows; ``on_progress`` receives written row counts."""
+    """Write already-validated rows; ``on_progress`` receives written row counts.
+
+    ``time_range`` (first and last instant), when the caller knows it, spares a pass over ``rows``,
+    which may convert rows to Python objects only as they are read (``csv_readings.ParsedReadings``).
+    """
     if not rows:
         return IngestResult(machine_id=machine_id, inserted=0, updated=0)
     connection = await session.connection()
     postgres = connection.dialect.name == "postgresql"
     if postgres:
         await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(machine_id))))
-        target = STAGING_TABLE if await _overlaps_stored(session, machine_id, rows) else "energy_readings"
+        first, last = time_range or (min(row[0] for row in rows), max(row[0] for row in rows))
+        target = STAGING_TABLE if await _overlaps_stored(session, machine_id, first, last) else "energy_readings"
         if target == STAGING_TABLE:
             await connection.run_sync(lambda sync: _staging.create(sync))
         await _copy(session, target, machine_id, rows, on_progress)
@@ -145,9 +152,7 @@ def _lock_key(machine_id: uuid.UUID) -> int:
     return int.from_bytes(machine_id.bytes[:8], "big", signed=True)
 
 
-async def _overlaps_stored(session: AsyncSession, machine_id: uuid.UUID, rows: Sequence[ReadingRow]) -> bool:
-    first = min(row[0] for row in rows)
-    last = max(row[0] for row in rows)
+async def _overlaps_stored(session: AsyncSession, machine_id: uuid.UUID, first: datetime, last: datetime) -> bool:
     found = await session.scalar(
         sa.select(sa.literal(1))
         .where(EnergyReading.machine_id == machine_id, EnergyReading.ts >= first, EnergyReading.ts <= last)

@@ -22,16 +22,20 @@ def test_reads_all_columns_and_normalises_offsets_to_utc(tmp_path: Path) -> None
 
     rows = read_readings_csv(path)
 
-    assert rows == [
-        (datetime(2026, 1, 1, 0, tzinfo=UTC), 10.5, 3.0, 4.5, False),
-        (datetime(2026, 1, 1, 1, tzinfo=UTC), 11.0, None, None, True),
-    ]
+    assert (
+        list(rows)
+        == rows[:]
+        == [
+            (datetime(2026, 1, 1, 0, tzinfo=UTC), 10.5, 3.0, 4.5, False),
+            (datetime(2026, 1, 1, 1, tzinfo=UTC), 11.0, None, None, True),
+        ]
+    )
 
 
 def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
     rows = read_readings_csv(write(tmp_path, "2026-01-01T00:00:00Z,1\n", header="timestamp,energy_kwh\n"))
 
-    assert rows == [(datetime(2026, 1, 1, tzinfo=UTC), 1.0, None, None, None)]
+    assert list(rows) == [(datetime(2026, 1, 1, tzinfo=UTC), 1.0, None, None, None)]
 
 
 def test_naive_timestamps_are_read_in_the_given_zone(tmp_path: Path) -> None:
@@ -71,3 +75,24 @@ def test_ambiguous_local_time_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidInput, match="line 2"):
         read_readings_csv(path, timezone="Europe/Berlin")
+
+
+def test_flag_spellings_are_read_case_and_padding_blind_and_the_first_unknown_one_is_named(tmp_path: Path) -> None:
+    def file(flags: list[str]) -> Path:
+        return write(tmp_path, "".join(f"2026-01-01T{hour:02d}:00:00Z,1,,,{flag}\n" for hour, flag in enumerate(flags)))
+
+    assert [row[4] for row in read_readings_csv(file([" Yes", "f", "", "TRUE"]))] == [True, False, None, True]
+    with pytest.raises(InvalidInput, match="line 4: is_anomaly"):
+        read_readings_csv(file(["true", "false", "nope", "maybe"]))
+
+
+def test_rows_are_converted_slice_by_slice_and_the_time_range_comes_from_the_columns(tmp_path: Path) -> None:
+    body = "".join(f"2026-01-01T{hour:02d}:00:00Z,{hour},,{hour},\n" for hour in (5, 1, 9, 3))
+    rows = read_readings_csv(write(tmp_path, body))
+
+    assert len(rows) == 4
+    assert rows[1:3] == [(datetime(2026, 1, 1, 1, tzinfo=UTC), 1.0, None, 1.0, None), rows[2]]
+    assert rows[-1] == (datetime(2026, 1, 1, 3, tzinfo=UTC), 3.0, None, 3.0, None)
+    assert rows.time_range() == (datetime(2026, 1, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 9, tzinfo=UTC))
+    with pytest.raises(IndexError):
+        rows[4]
