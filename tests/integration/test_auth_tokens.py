@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 from starlette.applications import Starlette
 
-from app.authentication import LAST_USED_RESOLUTION, TOKEN_CACHE_S
+from app.authentication import LAST_USED_RESOLUTION, TOKEN_CACHE_S, Authenticator, Principal
 from app.config import Settings
 from app.db import transaction
 from app.enums import Role
@@ -143,3 +144,32 @@ async def test_other_processes_skip_the_last_use_write_within_the_minute(resourc
             stored.append(await session.scalar(sa.select(ApiToken.last_used_at).where(ApiToken.id == token_id)))
 
     assert stored == [moments[0], moments[0], moments[2]]
+
+
+async def test_concurrent_requests_with_one_token_share_one_lookup(resources: Resources) -> None:
+    """When a busy client's cached token expires, its requests in flight wait for one lookup, not one each."""
+    async with transaction(resources.sessions) as session:
+        issued = await tokens.issue(session, "busy", Role.VIEWER, created_by="tests")
+        unknown = tokens.TOKEN_PREFIX + "x" * 40
+    authenticator = Authenticator(resources.engine, resources.sessions, enabled=True)
+    lookups: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "api_tokens" in statement:
+            lookups.append(statement)
+
+    event.listen(resources.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        valid = await asyncio.gather(*(authenticator.authenticate(f"Bearer {issued.secret}") for _ in range(20)))
+        assert len(lookups) == 1
+        assert {answer.principal for answer in valid} == {Principal("busy", Role.VIEWER, issued.row.id)}
+
+        invalid = await asyncio.gather(*(authenticator.authenticate(f"Bearer {unknown}") for _ in range(5)))
+        assert len(lookups) == 2
+        assert {answer.principal for answer in invalid} == {None}
+
+        authenticator.forget(issued.row.id)
+        await authenticator.authenticate(f"Bearer {issued.secret}")
+        assert len(lookups) == 3  # a forgotten token is looked up again
+    finally:
+        event.remove(resources.engine.sync_engine, "before_cursor_execute", record)
