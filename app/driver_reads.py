@@ -13,6 +13,9 @@ construction, execution options and close cost another ~75 µs of the same reque
 statement sent by the driver outside any transaction is what the read engine's autocommit gives, and
 the pool's own checkout and checkin events (the idle ping of ``app.db``, SQLite's reset) still run.
 
+Concurrent reads of the same statement through the pool share one run that starts after all of them
+arrived (``app.coalescing``): each still sees every write committed before it asked.
+
 A statement that takes parameters, or whose column types need the driver's type codes to process
 results, keeps SQLAlchemy's path, and so does the read again when the driver fails, so that
 SQLAlchemy classifies the error. Either way callers get tuples whose fields are also readable by
@@ -32,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util.concurrency import greenlet_spawn
 
 from app import sqlite_reads
+from app.coalescing import Coalescer
 
 _DRIVER_FETCH: dict[str, Callable[[Any, str], Any]] = {
     "asyncpg": lambda driver, sql: driver.fetch(sql),
@@ -59,6 +63,9 @@ class _Prepared:
             for record in records
         ]
 
+
+#: Concurrent reads of one statement on one engine share a run through the pool (``app.coalescing``).
+_COALESCER = Coalescer()
 
 #: Per statement object and dialect class: callers pass statements built once at import.
 _PREPARED: dict[tuple[sa.Select[Any], type[Dialect]], _Prepared | None] = {}
@@ -93,6 +100,13 @@ async def fetch_all(engine: AsyncEngine, statement: sa.Select[Any]) -> Sequence[
         return await _through_sqlalchemy(engine, statement)
     if dialect.driver == "aiosqlite" and (local := sqlite_reads.fetch_all(engine, prepared.sql)) is not None:
         return prepared.rows(local)
+    shared = await _COALESCER.read((engine, statement), lambda: _through_the_pool(engine, statement, prepared, fetch))
+    return list(shared)  # each caller's own list: the rows themselves are immutable tuples
+
+
+async def _through_the_pool(
+    engine: AsyncEngine, statement: sa.Select[Any], prepared: _Prepared, fetch: Callable[[Any, str], Any]
+) -> Sequence[Any]:
     pooled = await engine.raw_connection()
     try:
         records = await fetch(pooled.driver_connection, prepared.sql)

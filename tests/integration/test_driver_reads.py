@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -91,3 +92,38 @@ async def own_engine(resources: Resources) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+async def test_concurrent_identical_reads_share_runs_that_start_after_they_arrived(resources: Resources) -> None:
+    """Twenty reads at once: the first runs alone, the nineteen that arrived while it ran share the next run."""
+    if resources.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite small reads run on the event loop's thread, one at a time")
+    async with resources.engine.begin() as connection:
+        await connection.execute(sa.text("CREATE SEQUENCE coalescing_probe"))
+    runs = sa.select(sa.literal_column("nextval('coalescing_probe')").label("run"))
+    try:
+        answers = await asyncio.gather(*(fetch_all(resources.engine, runs) for _ in range(20)))
+    finally:
+        async with resources.engine.begin() as connection:
+            await connection.execute(sa.text("DROP SEQUENCE coalescing_probe"))
+
+    assert sorted(rows[0].run for rows in answers) == [1] + [2] * 19
+
+
+async def test_a_read_sees_a_write_committed_while_an_identical_read_ran(resources: Resources) -> None:
+    if resources.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite small reads run on the event loop's thread, one at a time")
+    async with transaction(resources.sessions) as session:
+        await machines.register(session, "early")  # pg_sleep below runs once per row: one row, 0.3 s
+    slow = sa.select(Machine.name, sa.literal_column("(SELECT 1 FROM pg_sleep(0.3))").label("slept")).order_by(
+        Machine.name
+    )
+    earlier = asyncio.create_task(fetch_all(resources.engine, slow))
+    await asyncio.sleep(0.1)  # under way
+
+    async with transaction(resources.sessions) as session:
+        await machines.register(session, "late")
+    later = await fetch_all(resources.engine, slow)
+
+    assert [row.name for row in await earlier] == ["early"]  # it began before the commit
+    assert [row.name for row in later] == ["early", "late"]
