@@ -25,7 +25,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +46,9 @@ def reader(engine: AsyncEngine) -> sqlite3.Connection | None:
     ``None`` for an in-memory database (each connection has its own) and for a file that cannot be
     opened read-only (for instance not created yet).
     """
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    path = _file_of(engine.url.database)
+    if path is None:
         return None
-    path = Path(database).resolve()
     key = (path, threading.get_ident())
     connection = _READERS.get(key)
     if connection is None:
@@ -66,6 +65,14 @@ def reader(engine: AsyncEngine) -> sqlite3.Connection | None:
         _READERS[key] = connection
         _close_on_dispose(engine.sync_engine, path)
     return connection
+
+
+@cache
+def _file_of(database: str | None) -> Path | None:
+    """The absolute path of a database file; resolved once, since resolving asks the file system."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
 
 
 def fetch_all(engine: AsyncEngine, sql: str) -> list[Any] | None:
