@@ -56,14 +56,13 @@ class Coalescer:
         return run
 
     def _finished(self, key: Hashable, state: _Key, finished: asyncio.Task[Any]) -> None:
+        _mark_seen(finished)
         state.running = None
         waiting, state.next_readers = state.next_readers, None
         if waiting is None:
             del self._keys[key]
-            _mark_seen(finished)
-            return
-        _settle_with(waiting, self._start(key, state))
-        _mark_seen(finished)
+        else:
+            _settle_with(waiting, self._start(key, state))
 
 
 def _settle_with(waiting: asyncio.Future[Any], run: asyncio.Task[Any]) -> None:

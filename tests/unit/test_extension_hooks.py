@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -31,39 +32,35 @@ class HookError(Exception):
 
 
 def make_extension(name: str, behaviour: str, is_async: bool, events: Events) -> SchemaExtension:
+    @contextmanager
+    def recorded() -> Iterator[None]:
+        """What the hook does around the phase, the same for a sync and an async hook."""
+        events.append(f"{name} enters")
+        try:
+            yield
+        except BaseException as error:  # noqa: BLE001 - the test records what the hook saw
+            if not leave(error):
+                raise
+        else:
+            leave(None)
+
     def leave(error: BaseException | None) -> bool:
         events.append(f"{name} leaves seeing {type(error).__name__ if error else None}")
         if behaviour == "replace":
             raise HookError(name)
         return behaviour == "suppress"
 
-    if is_async:
-
-        class AsyncHook(SchemaExtension):
-            async def on_operation(self) -> AsyncIterator[None]:
-                events.append(f"{name} enters")
-                try:
-                    yield
-                except BaseException as error:  # noqa: BLE001 - the test records what the hook saw
-                    if not leave(error):
-                        raise
-                else:
-                    leave(None)
-
-        return AsyncHook(execution_context=None)  # type: ignore[arg-type]
+    class AsyncHook(SchemaExtension):
+        async def on_operation(self) -> AsyncIterator[None]:
+            with recorded():
+                yield
 
     class SyncHook(SchemaExtension):
         def on_operation(self) -> Iterator[None]:
-            events.append(f"{name} enters")
-            try:
+            with recorded():
                 yield
-            except BaseException as error:  # noqa: BLE001 - the test records what the hook saw
-                if not leave(error):
-                    raise
-            else:
-                leave(None)
 
-    return SyncHook(execution_context=None)  # type: ignore[arg-type]
+    return (AsyncHook if is_async else SyncHook)(execution_context=None)  # type: ignore[arg-type]
 
 
 async def run(runner_class: type[SchemaExtensionsRunner], plan: tuple[Any, ...], body_fails: bool) -> Events:
