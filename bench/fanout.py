@@ -42,11 +42,12 @@ sys.path.insert(0, str(REPO))
 
 from app.config import Settings  # noqa: E402
 from app.constants import ALERTS_CHANNEL  # noqa: E402
-from app.db import transaction  # noqa: E402
+from app.db.engine import transaction  # noqa: E402
+from app.db.migrate import upgrade_to_head  # noqa: E402
 from app.enums import AlertType, ModelType, Severity  # noqa: E402
-from app.migrate import upgrade_to_head  # noqa: E402
-from app.resources import Resources, open_resources  # noqa: E402
-from app.services import alerts, machines  # noqa: E402
+from app.runtime.resources import Resources, open_resources  # noqa: E402
+from app.services.alerting import alerts  # noqa: E402
+from app.services.fleet import machines  # noqa: E402
 from app.services.snapshots import snapshot  # noqa: E402
 from tests.support import scratch_postgres_database  # noqa: E402
 

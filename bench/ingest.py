@@ -29,7 +29,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app.migrate import upgrade_to_head  # noqa: E402
+from app.db.migrate import upgrade_to_head  # noqa: E402
 from tests.support import ADMIN_DSN, scratch_postgres_database  # noqa: E402
 
 START = datetime(2020, 1, 1, tzinfo=UTC)

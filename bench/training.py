@@ -40,11 +40,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from app.config import Settings  # noqa: E402
+from app.db.migrate import upgrade_to_head  # noqa: E402
+from app.db.tables import TrainingJob  # noqa: E402
 from app.enums import ACTIVE_JOB_STATUSES, ModelType, TriggerType  # noqa: E402
-from app.migrate import upgrade_to_head  # noqa: E402
-from app.resources import Resources, open_resources  # noqa: E402
-from app.services import job_lifecycle  # noqa: E402
-from app.tables import TrainingJob  # noqa: E402
+from app.runtime.resources import Resources, open_resources  # noqa: E402
+from app.services.models import job_lifecycle  # noqa: E402
 from tests.seeding import seeded_machine  # noqa: E402
 from tests.support import scratch_postgres_database  # noqa: E402
 

@@ -6,9 +6,9 @@ import uuid
 
 import strawberry
 
-from app.services import audit, tokens
+from app.services.access import audit, tokens
 from graphql_schema.arguments import list_limit
-from graphql_schema.context import Info
+from graphql_schema.engine.context import Info
 from graphql_schema.enums import Role
 from graphql_schema.types.access import ApiToken, AuditEntry
 from graphql_schema.types.results import NewApiToken

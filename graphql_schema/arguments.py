@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.services.checks import require_limit
-from graphql_schema.context import Info
+from graphql_schema.engine.context import Info
 
 
 def list_limit(info: Info, limit: int | None, default: int) -> int:

@@ -16,9 +16,13 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from app.db import SessionFactory
+from app.db.engine import SessionFactory
 from app.enums import ModelType
-from app.services import abtests, alerts, jobs, machines, performance, policies, registry
+from app.services.alerting import alerts
+from app.services.experiments import abtests
+from app.services.fleet import machines
+from app.services.models import jobs, registry
+from app.services.tracking import performance, policies
 
 SeriesKey = tuple[uuid.UUID, ModelType]
 LimitedSeriesKey = tuple[uuid.UUID, ModelType, int]

@@ -8,21 +8,14 @@ import strawberry
 
 from app.enums import TriggerType
 from app.errors import InvalidInput
-from app.services import (
-    abtests,
-    alerts,
-    ingest,
-    job_lifecycle,
-    machines,
-    monitoring,
-    performance,
-    policies,
-    predictions,
-    registry,
-)
+from app.services.alerting import alerts
 from app.services.checks import camel_case
-from app.services.performance import MetricValues
-from graphql_schema.context import Info
+from app.services.experiments import abtests, predictions
+from app.services.fleet import ingest, machines
+from app.services.models import job_lifecycle, registry
+from app.services.tracking import monitoring, performance, policies
+from app.services.tracking.performance import MetricValues
+from graphql_schema.engine.context import Info
 from graphql_schema.enums import ModelType
 from graphql_schema.inputs import (
     MonitoringPolicyInput,

@@ -7,9 +7,13 @@ import uuid
 import strawberry
 
 from app import enums
-from app.services import abtests, alerts, jobs, machines, monitoring, performance
+from app.services.alerting import alerts
+from app.services.experiments import abtests
+from app.services.fleet import machines
+from app.services.models import jobs
+from app.services.tracking import monitoring, performance
 from graphql_schema.arguments import list_limit, or_default
-from graphql_schema.context import Info
+from graphql_schema.engine.context import Info
 from graphql_schema.enums import AbTestStatus, AlertStatus, JobStatus, ModelType, Severity
 from graphql_schema.types.abtests import AbTest, ShadowMethod, VersionComparison
 from graphql_schema.types.alerts import Alert

@@ -16,19 +16,19 @@ from strawberry.types import ExecutionContext
 
 from app.config import Settings
 from graphql_schema.administration import AdministrationMutation, AdministrationQuery
-from graphql_schema.audit_trail import AuditTrail
-from graphql_schema.auth import AccessControl
-from graphql_schema.errors import ErrorCodes
-from graphql_schema.extension_hooks import CachedHooksRunner
-from graphql_schema.limits import OperationLimits
+from graphql_schema.engine.audit_trail import AuditTrail
+from graphql_schema.engine.auth import AccessControl
+from graphql_schema.engine.constants import DOCUMENT_CACHE_SIZE
+from graphql_schema.engine.errors import ErrorCodes
+from graphql_schema.engine.extension_hooks import CachedHooksRunner
+from graphql_schema.engine.limits import OperationLimits
+from graphql_schema.engine.observability import OperationMetrics
+from graphql_schema.engine.parsing import DocumentCache
+from graphql_schema.engine.variables import FastVariablesExecutionContext
 from graphql_schema.mutations import Mutation
-from graphql_schema.observability import OperationMetrics
-from graphql_schema.parsing import DocumentCache
 from graphql_schema.queries import Query
 from graphql_schema.scalars import SCALAR_MAP
-from graphql_schema.schema_constants import DOCUMENT_CACHE_SIZE
 from graphql_schema.subscriptions import Subscription
-from graphql_schema.variables import FastVariablesExecutionContext
 
 
 class KilowatchSchema(strawberry.Schema):

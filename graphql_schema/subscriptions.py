@@ -20,16 +20,16 @@ from functools import partial
 import sqlalchemy as sa
 import strawberry
 
-from app import tables
 from app.constants import ALERTS_CHANNEL, JOBS_CHANNEL
+from app.db import tables
 from app.enums import ACTIVE_JOB_STATUSES, SEVERITY_RANK
 from app.errors import NotFound
 from app.runtime.events import Event, Reconnected
 from app.services.checks import require_aware
 from app.services.snapshots import restore
-from graphql_schema.context import Info
+from graphql_schema.engine.context import Info
+from graphql_schema.engine.live import live_delivery
 from graphql_schema.enums import ModelType, Severity
-from graphql_schema.live import live_delivery
 from graphql_schema.types.alerts import Alert
 from graphql_schema.types.jobs import TrainingJob
 

@@ -1,6 +1,6 @@
 """Alembic environment for both PostgreSQL and SQLite.
 
-``app.migrate`` hands in an open connection (``config.attributes["connection"]``) so migrations run
+``app.db.migrate`` hands in an open connection (``config.attributes["connection"]``) so migrations run
 inside the caller's event loop; the plain ``alembic`` command line path opens its own async engine.
 On PostgreSQL the upgrade holds an advisory lock so several replicas can start at once.
 """
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.constants import MIGRATION_ADVISORY_LOCK_ID
-from app.tables import Base
+from app.db.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -6,10 +6,10 @@ import uuid
 
 import pandas as pd
 
-from app.db import transaction
+from app.db.engine import transaction
 from app.ml.synthetic import DEMO_FLEET, generate_readings
-from app.resources import Resources
-from app.services import ingest, machines
+from app.runtime.resources import Resources
+from app.services.fleet import ingest, machines
 
 
 def reading_rows(frame: pd.DataFrame) -> list[ingest.ReadingRow]:

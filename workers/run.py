@@ -18,10 +18,10 @@ from arq.worker import Worker, func
 
 from app.config import Settings
 from app.constants import ARQ_TIMEOUT_MARGIN_S, MAINTENANCE_QUEUE, TRAIN_TASK, TRAINING_QUEUE
-from app.resources import Resources, open_resources, worker_identity
-from app.runtime.background import maintenance
-from app.runtime.periodic import cron_fields, periodic_tasks
+from app.maintenance.loops import maintenance
+from app.maintenance.periodic import cron_fields, periodic_tasks
 from app.runtime.queue import redis_settings
+from app.runtime.resources import Resources, open_resources, worker_identity
 from app.runtime.schedule import WEEKDAYS
 from workers.tasks import run_periodic, train_model
 

@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.runtime.periodic import Periodic
-from app.services.training import run_training_job
+from app.maintenance.periodic import Periodic
+from app.services.models.training import run_training_job
 
 
 async def train_model(ctx: dict[str, Any], job_id: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import inspect
 
-from app.tables import Alert, TrainingJob, UtcDateTime
+from app.db.tables import Alert, TrainingJob, UtcDateTime
 
 Row = TypeVar("Row", TrainingJob, Alert)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import strawberry
 
-from app import tables
-from app.ml.abstats import REASON_IN_PROGRESS
-from app.services.abtests import ShadowComparison
-from graphql_schema.context import Info
+from app.db import tables
+from app.ml.abtest import REASON_IN_PROGRESS
+from app.services.experiments.abtests import ShadowComparison
+from graphql_schema.engine.context import Info
 from graphql_schema.enums import AbTestStatus, ModelType
 from graphql_schema.types.versions import ModelVersion
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import strawberry
 
-from app import tables
+from app.db import tables
 from graphql_schema.enums import Role
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import strawberry
 
-from app import tables
+from app.db import tables
 from graphql_schema.enums import AlertStatus, AlertType, ModelType, Severity
 
 

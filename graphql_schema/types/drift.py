@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 
-from app import tables
+from app.db import tables
 from graphql_schema.enums import ModelType
 
 

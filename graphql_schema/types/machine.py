@@ -5,9 +5,10 @@ from datetime import datetime
 
 import strawberry
 
-from app import enums, tables
+from app import enums
+from app.db import tables
 from graphql_schema.arguments import list_limit, or_default
-from graphql_schema.context import Info
+from graphql_schema.engine.context import Info
 from graphql_schema.enums import ModelType
 from graphql_schema.types.abtests import AbTest
 from graphql_schema.types.alerts import Alert

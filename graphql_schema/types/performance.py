@@ -5,8 +5,8 @@ from datetime import datetime
 
 import strawberry
 
-from app import tables
-from graphql_schema.context import Info
+from app.db import tables
+from graphql_schema.engine.context import Info
 from graphql_schema.enums import MetricsSource, ModelType
 
 

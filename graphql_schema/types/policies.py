@@ -4,7 +4,7 @@ import uuid
 
 import strawberry
 
-from app.services.policies import Policy
+from app.services.tracking.policies import Policy
 from graphql_schema.enums import ModelType
 
 

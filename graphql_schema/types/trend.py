@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from app.enums import ModelType
-from app.services import performance
-from graphql_schema.context import Info
+from app.services.tracking import performance
+from graphql_schema.engine.context import Info
 from graphql_schema.types.performance import PerformanceMetrics
 
 

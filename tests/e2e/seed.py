@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from app.db import create_engine, create_session_factory, transaction
+from app.db.engine import create_engine, create_session_factory, transaction
 from app.enums import AlertType, ModelType, Severity
 from app.ml.synthetic import DEMO_FLEET, MachineProfile, generate_readings
-from app.services.alerts import raise_alert
+from app.services.alerting.alerts import raise_alert
 from tests.support import data_of
 
 READING_DAYS = 3

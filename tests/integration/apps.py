@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from app.config import Settings
-from app.db import transaction
+from app.db.engine import transaction
+from app.db.tables import Base
 from app.enums import Role
-from app.resources import Resources
-from app.services import tokens
-from app.tables import Base
-from app.web import create_app
+from app.http.web import create_app
+from app.runtime.resources import Resources
+from app.services.access import tokens
 
 BASE_URL = "http://kilowatch.test"
 

@@ -21,9 +21,9 @@ from graphql import (
     is_required_input_field,
 )
 
-from app.authentication import ROLE_RANK
 from app.enums import Role
-from graphql_schema.auth import required_role
+from app.http.authentication import ROLE_RANK
+from graphql_schema.engine.auth import required_role
 from graphql_schema.schema import build_schema
 
 SCHEMA: GraphQLSchema = build_schema()._schema

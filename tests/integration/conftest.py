@@ -10,10 +10,10 @@ import pytest
 from starlette.applications import Starlette
 
 from app.config import Settings
+from app.db.migrate import upgrade_to_head
 from app.enums import Role
-from app.migrate import upgrade_to_head
-from app.resources import Resources
-from app.web import create_app
+from app.http.web import create_app
+from app.runtime.resources import Resources
 from tests.integration.apps import client_as, empty_all_tables
 from tests.support import scratch_postgres_database
 

@@ -20,13 +20,14 @@ import pytest
 import sqlalchemy as sa
 
 from app.constants import ALERTS_CHANNEL
-from app.db import transaction
+from app.db.engine import transaction
+from app.db.tables import AbTest, ModelVersion, ServedPrediction
 from app.enums import ModelType, VersionStage
-from app.ml.abstats import route_arm
+from app.ml.abtest import route_arm
 from app.ml.model_types import FittedModel, get_model_type
-from app.resources import Resources
-from app.services import abtests, readings
-from app.tables import AbTest, ModelVersion, ServedPrediction
+from app.runtime.resources import Resources
+from app.services.experiments import abtests
+from app.services.fleet import readings
 from tests.seeding import seeded_machine
 from tests.support import data_of, error_of, graphql
 

@@ -5,10 +5,10 @@ import uuid
 import httpx
 import sqlalchemy as sa
 
-from app.db import transaction
+from app.db.engine import transaction
 from app.enums import AlertType, ModelType, Severity
-from app.resources import Resources
-from app.services import alerts
+from app.runtime.resources import Resources
+from app.services.alerting import alerts
 from tests.support import data_of, error_of, graphql
 
 ACTIVE = "query($id: UUID) { activeAlerts(machineId: $id) { id alertType severity status occurrences message } }"

@@ -11,9 +11,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from app.resources import Resources
-from app.services import audit
-from app.tables import AuditEntry
+from app.db.tables import AuditEntry
+from app.runtime.resources import Resources
+from app.services.access import audit
 from tests.support import data_of, error_of, graphql
 
 REGISTER = 'mutation { registerMachine(name: "Audited press") { id } }'

@@ -27,12 +27,13 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, nodes, queries
 
 from app.config import Settings
-from app.db import transaction
+from app.db.engine import transaction
+from app.db.tables import AuditEntry, Base
 from app.enums import AlertType, ModelType, Role, Severity
-from app.resources import Resources
 from app.runtime.queue import InlineQueue
-from app.services import alerts, machines
-from app.tables import AuditEntry, Base
+from app.runtime.resources import Resources
+from app.services.alerting import alerts
+from app.services.fleet import machines
 from tests.integration.apps import client_as, empty_all_tables, running
 from tests.integration.auth_probes import SCHEMA, codes, probe, root_fields
 from tests.support import graphql

@@ -12,10 +12,10 @@ import pytest
 from redis.asyncio import Redis
 
 from app.config import Settings
-from app.db import transaction
+from app.db.engine import transaction
 from app.enums import Role
-from app.rate_limits import KEY_PREFIX
-from app.services import tokens
+from app.http.rate_limits import KEY_PREFIX
+from app.services.access import tokens
 from tests.integration.apps import asgi_client, client_as, running
 from tests.integration.test_dataloaders import counted_statements
 from tests.support import data_of, error_of, graphql

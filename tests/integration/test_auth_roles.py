@@ -9,11 +9,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.authentication import TOKEN_CACHE_S
-from app.db import transaction
+from app.db.engine import transaction
 from app.enums import Role
-from app.resources import Resources
-from app.services import tokens
+from app.http.authentication import TOKEN_CACHE_S
+from app.runtime.resources import Resources
+from app.services.access import tokens
 from tests.integration.apps import asgi_client
 from tests.integration.auth_probes import DENIALS, allowed, codes, probe, root_fields
 from tests.support import data_of, error_of, graphql

@@ -18,14 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from starlette.applications import Starlette
 
-from app.authentication import LAST_USED_RESOLUTION, TOKEN_CACHE_S, Authenticator, Principal
 from app.config import Settings
-from app.db import transaction
+from app.db.engine import transaction
+from app.db.migrate import upgrade_to_head
+from app.db.tables import ApiToken
 from app.enums import Role
-from app.migrate import upgrade_to_head
-from app.resources import Resources
-from app.services import tokens
-from app.tables import ApiToken
+from app.http.authentication import LAST_USED_RESOLUTION, TOKEN_CACHE_S, Authenticator, Principal
+from app.runtime.resources import Resources
+from app.services.access import tokens
 from tests.integration.apps import asgi_client, running
 from tests.support import data_of, error_of, graphql
 

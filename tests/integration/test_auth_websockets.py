@@ -20,13 +20,13 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
 from app.config import Settings
-from app.db import transaction
+from app.db.engine import transaction
+from app.db.tables import AuditEntry
 from app.enums import Role
-from app.resources import Resources
-from app.services import tokens
-from app.tables import AuditEntry
-from app.web import create_app
-from graphql_schema import auth
+from app.http.web import create_app
+from app.runtime.resources import Resources
+from app.services.access import tokens
+from graphql_schema.engine import auth
 from tests.integration.auth_probes import DENIALS, allowed, probe, root_fields
 
 PROTOCOL = Subprotocol("graphql-transport-ws")

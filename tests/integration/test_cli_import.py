@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.db import create_engine
+from app.db.engine import create_engine
 
 #: The app fixture empties every table afterwards, so the machines created here do not leak into other tests.
 pytestmark = pytest.mark.usefixtures("app")

@@ -1,6 +1,6 @@
 """PostgreSQL connections that die under the pool are replaced without restarting the process.
 
-The pool does not ping every checkout (``app.db``); these tests show the two mechanisms that replace
+The pool does not ping every checkout (``app.db.engine``); these tests show the two mechanisms that replace
 that ping: idle connections are pinged before use, and a disconnect seen by a statement invalidates
 the whole pool. SQLite is a local file with nothing to reconnect, so only PostgreSQL is tested.
 """
@@ -17,10 +17,10 @@ from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 
 from app.config import Settings
-from app.db import IDLE_PING_S
+from app.db.engine import IDLE_PING_S
+from app.db.migrate import upgrade_to_head
 from app.enums import Role
-from app.migrate import upgrade_to_head
-from app.web import create_app
+from app.http.web import create_app
 from tests.integration.apps import client_as
 from tests.support import ADMIN_DSN, data_of, graphql, scratch_postgres_database
 

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 from sqlalchemy import event
 
-from app.db import transaction
+from app.db.engine import transaction
+from app.db.tables import PerformanceMetrics
 from app.enums import AlertType, MetricsSource, ModelType, Severity
-from app.resources import Resources
-from app.services import alerts
-from app.tables import PerformanceMetrics
+from app.runtime.resources import Resources
+from app.services.alerting import alerts
 from tests.support import data_of, graphql
 
 FLEET = """{ machines { id name readingsCount lastReadingAt models { modelType latestPerformance { cvRmse modelVersion }

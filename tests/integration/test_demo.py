@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 from rich.progress import Progress
 
-from app.cli import main
+from app.cli import demo
+from app.cli.commands import main
+from app.cli.demo import DemoOptions, DemoSummary
 from app.config import Settings
+from app.db.migrate import upgrade_to_head
 from app.enums import ModelType, Role
 from app.errors import Conflict, InvalidInput
-from app.migrate import upgrade_to_head
-from app.resources import open_resources
-from app.services import demo
-from app.services.demo import DemoOptions, DemoSummary
+from app.runtime.resources import open_resources
 from tests.integration.apps import client_as, running
 from tests.support import data_of, graphql, scratch_postgres_database
 

@@ -11,12 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import create_engine, read_engine, transaction
-from app.driver_reads import _prepared, fetch_all
+from app.db.driver_reads import _prepared, fetch_all
+from app.db.engine import create_engine, read_engine, transaction
+from app.db.tables import Machine, MonitoringPolicy
 from app.enums import ModelType
-from app.resources import Resources
-from app.services import machines, policies
-from app.tables import Machine, MonitoringPolicy
+from app.runtime.resources import Resources
+from app.services.fleet import machines
+from app.services.tracking import policies
 
 ALL_MACHINES = machines._ALL_MACHINES
 

@@ -15,13 +15,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from app import tables
 from app.constants import ALERTS_CHANNEL, JOBS_CHANNEL
+from app.db import tables
 from app.enums import AlertStatus, AlertType, JobStatus, ModelType, Severity, TriggerType
 from app.runtime.events import Event
-from graphql_schema.context import Context
-from graphql_schema.errors import INTERNAL_MESSAGE
-from graphql_schema.live import LiveDelivery
+from graphql_schema.engine.context import Context
+from graphql_schema.engine.errors import INTERNAL_MESSAGE
+from graphql_schema.engine.live import LiveDelivery
 from graphql_schema.schema import build_schema
 from graphql_schema.types.alerts import Alert
 from graphql_schema.types.jobs import TrainingJob

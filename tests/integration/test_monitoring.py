@@ -15,12 +15,13 @@ import httpx
 import pandas as pd
 import sqlalchemy as sa
 
-from app.db import transaction
+from app.db.engine import transaction
+from app.db.tables import AlertNotification, NotificationStatus
 from app.enums import AlertType, ModelType, Severity
 from app.ml.synthetic import DEMO_FLEET, LevelShift, TemperatureShift, generate_readings
-from app.resources import Resources
-from app.services import alerts, monitoring, notifications
-from app.tables import AlertNotification, NotificationStatus
+from app.runtime.resources import Resources
+from app.services.alerting import alerts, notifications
+from app.services.tracking import monitoring
 from tests.integration.test_training import trigger, wait_for_terminal
 from tests.seeding import ingest_frame, machine_with_frame
 from tests.support import data_of, graphql

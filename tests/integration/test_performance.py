@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from app.db import transaction
+from app.db.engine import transaction
+from app.db.tables import PerformanceMetrics
 from app.enums import MetricsSource, ModelType
-from app.resources import Resources
-from app.tables import PerformanceMetrics
+from app.runtime.resources import Resources
 from tests.support import data_of, error_of, graphql
 
 RECORD = """mutation($input: RecordMetricsInput!) { recordMetrics(input: $input) {

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from app.db import transaction
+from app.db.engine import transaction
+from app.db.tables import Machine, ModelVersion, TrainingJob
 from app.enums import JobStatus, ModelType, TriggerType, VersionStage
-from app.resources import Resources
-from app.tables import Machine, ModelVersion, TrainingJob
+from app.runtime.resources import Resources
 
 
 async def _machine(resources: Resources) -> uuid.UUID:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.migrate import upgrade_to_head
+from app.db.migrate import upgrade_to_head
 from tests.integration.test_subscriptions import REPO, free_port
 from tests.support import data_of, scratch_postgres_database
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import sqlite_reads
-from app.db import create_engine, create_session_factory, read_engine, transaction
-from app.driver_reads import fetch_all
-from app.migrate import upgrade_to_head
-from app.services import machines
+from app.db import sqlite_reads
+from app.db.driver_reads import fetch_all
+from app.db.engine import create_engine, create_session_factory, read_engine, transaction
+from app.db.migrate import upgrade_to_head
+from app.services.fleet import machines
 
 ALL_MACHINES = machines._ALL_MACHINES
 

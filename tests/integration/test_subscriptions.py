@@ -26,11 +26,11 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.constants import ALERTS_CHANNEL
-from app.db import transaction
+from app.db.engine import transaction
+from app.db.migrate import upgrade_to_head
 from app.enums import AlertType, ModelType, Severity
-from app.migrate import upgrade_to_head
-from app.resources import Resources, open_resources
-from app.services import alerts
+from app.runtime.resources import Resources, open_resources
+from app.services.alerting import alerts
 from app.services.snapshots import snapshot
 from tests.seeding import seeded_machine
 from tests.support import scratch_postgres_database

@@ -11,12 +11,12 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
+from app.db.tables import ModelVersion
 from app.enums import ModelType
 from app.ml.model_types import get_model_type
-from app.resources import Resources
-from app.services import readings
-from app.services.scheduling import retrain_all_due
-from app.tables import ModelVersion
+from app.runtime.resources import Resources
+from app.services.fleet import readings
+from app.services.models.scheduling import retrain_all_due
 from tests.seeding import seeded_machine
 from tests.support import data_of, error_of, graphql
 

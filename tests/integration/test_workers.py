@@ -22,10 +22,10 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.constants import JOBS_CHANNEL
-from app.migrate import upgrade_to_head
-from app.resources import Resources
-from app.tables import Alert, ModelVersion, TrainingJob
-from app.web import create_app
+from app.db.migrate import upgrade_to_head
+from app.db.tables import Alert, ModelVersion, TrainingJob
+from app.http.web import create_app
+from app.runtime.resources import Resources
 from tests.seeding import seeded_machine
 from tests.support import data_of, graphql, scratch_postgres_database
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from app.errors import InvalidInput
-from app.services.abtests import MAX_DURATION_HOURS
-from app.services.abtests import TestPlan as Plan  # aliased: pytest would try to collect a Test* class
+from app.services.experiments.abtests import MAX_DURATION_HOURS
+from app.services.experiments.abtests import TestPlan as Plan  # aliased: pytest would try to collect a Test* class
 
 PLAN = Plan(model_a_id=uuid.uuid4(), model_b_id=uuid.uuid4())
 

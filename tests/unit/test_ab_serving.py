@@ -14,9 +14,9 @@ import pytest
 from app.errors import InvalidInput
 from app.ml.model_types import FittedModel, get_model_type
 from app.ml.synthetic import DEMO_FLEET, generate_readings
-from app.services import model_cache
-from app.services.model_cache import ModelCache
-from app.services.predictions import MAX_BATCH, PredictionInput, _predict, check_drivers, check_inputs
+from app.services.experiments.predictions import MAX_BATCH, PredictionInput, _predict, check_drivers, check_inputs
+from app.services.models import model_cache
+from app.services.models.model_cache import ModelCache
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from app.ml import abstats
-from app.ml.abstats import (
+from app.ml import abtest as abstats
+from app.ml.abtest import (
     METHOD_CONFIDENCE_SEQUENCE,
     METHOD_DIEBOLD_MARIANO,
     METHOD_MANN_WHITNEY,
@@ -32,8 +32,8 @@ from app.ml.abstats import (
     route_arms,
     sample_ratio_p_value,
 )
-from app.ml.abstats_fixed import welch_p_value
-from app.ml.abstats_sequential import (
+from app.ml.abtest.fixed import welch_p_value
+from app.ml.abtest.sequential import (
     confidence_sequence_p_value,
     default_planned_samples,
     mixture_rho_squared,

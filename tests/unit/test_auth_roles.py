@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from graphql import parse
 
-from app.authentication import LOCAL_DEVELOPER, Principal, bearer_token
 from app.enums import Role
-from graphql_schema.auth import REQUIRED_ROLE, minimum_subscription_role, required_role
-from graphql_schema.root_fields import root_field_nodes
+from app.http.authentication import LOCAL_DEVELOPER, Principal, bearer_token
+from graphql_schema.engine.auth import REQUIRED_ROLE, minimum_subscription_role, required_role
+from graphql_schema.engine.root_fields import root_field_nodes
 from graphql_schema.schema import build_schema
 
 SCHEMA = build_schema()._schema

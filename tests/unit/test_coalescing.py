@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.coalescing import Coalescer
+from app.db.coalescing import Coalescer
 
 
 class Source:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import InvalidInput
-from app.services.csv_readings import read_readings_csv
+from app.services.fleet.csv_readings import read_readings_csv
 
 HEADER = "timestamp,energy_kwh,production_units,outdoor_temp_c,is_anomaly\n"
 

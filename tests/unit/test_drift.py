@@ -18,7 +18,7 @@ from app.ml.drift import (
     compare_to_profile,
     read_reference_profile,
 )
-from app.ml.drift_statistics import ks_critical_value
+from app.ml.drift.statistics import ks_critical_value
 
 
 def test_public_names_exist() -> None:

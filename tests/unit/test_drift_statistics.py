@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from app.ml.drift import compare_arrays
-from app.ml.drift_profile import FeatureProfile
-from app.ml.drift_statistics import (
+from app.ml.drift.profile import FeatureProfile
+from app.ml.drift.statistics import (
     PSI_EPSILON,
     ks_critical_value,
     ks_p_value,

@@ -6,7 +6,7 @@ import pytest
 from graphql import GraphQLError
 
 from app.errors import Conflict, InvalidInput, NotFound
-from graphql_schema.errors import INTERNAL_MESSAGE, classify
+from graphql_schema.engine.errors import INTERNAL_MESSAGE, classify
 
 
 @pytest.mark.parametrize(

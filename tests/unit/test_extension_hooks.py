@@ -17,7 +17,7 @@ import pytest
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
-from graphql_schema.extension_hooks import CachedHooksRunner
+from graphql_schema.engine.extension_hooks import CachedHooksRunner
 
 BEHAVIOURS = ("pass", "suppress", "replace")
 Events = list[str]

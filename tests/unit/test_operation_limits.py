@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from graphql_schema.limits import measure
+from graphql_schema.engine.limits import measure
 
 
 @pytest.mark.parametrize(

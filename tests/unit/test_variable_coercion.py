@@ -9,8 +9,8 @@ import pytest
 from graphql import GraphQLInputObjectType, GraphQLList, GraphQLNonNull, parse
 from graphql.utilities import coerce_input_value
 
+from graphql_schema.engine.variables import FastVariablesExecutionContext, FlatListCoercer, fast_coerced_variables
 from graphql_schema.schema import build_schema
-from graphql_schema.variables import FastVariablesExecutionContext, FlatListCoercer, fast_coerced_variables
 
 SCHEMA = build_schema()._schema
 READING_INPUT = SCHEMA.get_type("ReadingInput")

@@ -1,0 +1,1 @@
+"""The `kilowatch` command line: serve, worker, migrate, import, tokens, demo seeding."""

@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy engine and tables, Alembic upgrades, and the fast read paths."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: the Starlette app, authentication, rate limits and process metrics."""

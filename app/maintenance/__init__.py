@@ -1,0 +1,1 @@
+"""Periodic and maintenance work (sweeper, monitoring rounds, schedules): runs services on a clock."""

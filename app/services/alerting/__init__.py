@@ -1,0 +1,1 @@
+"""Alerts: raising, deduplicating, resolving, and delivering them to webhooks."""

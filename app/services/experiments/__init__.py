@@ -1,0 +1,1 @@
+"""A/B tests of model versions and the predictions they route."""

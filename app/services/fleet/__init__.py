@@ -1,0 +1,1 @@
+"""Machines and their readings: registration, ingest, CSV parsing, reads."""

@@ -1,0 +1,1 @@
+"""Model series and versions: training jobs, their lifecycle, scheduling, the registry."""

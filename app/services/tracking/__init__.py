@@ -1,0 +1,1 @@
+"""Watching champions: monitoring rounds, evaluation, performance metrics, policies."""

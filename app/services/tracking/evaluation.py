@@ -1,0 +1,146 @@
+"""One evaluation of a champion on the readings that arrived after its training window.
+
+Pure computation over frames loaded by ``monitoring``; run in a thread because prediction and the
+drift statistics are CPU-bound.
+
+- Performance: the champion's errors over the last evaluation window of out-of-sample readings.
+- Data drift: the features it was trained on, over the drift window, against its reference profile.
+- Concept drift: error metrics against the validation metrics and the policy limits for k consecutive
+  windows, and a CUSUM on all out-of-sample residuals (a level shift such as an equipment change).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.ml.drift import (
+    DataDriftReport,
+    DataDriftThresholds,
+    ErrorMetrics,
+    LevelShift,
+    MetricDegradation,
+    MetricThresholds,
+    compare_to_profile,
+    detect_level_shift,
+    detect_metric_degradation,
+    residual_reference,
+)
+from app.ml.metrics import Metrics
+from app.ml.model_types.base import FittedModel
+from app.ml.validation import evaluate_model
+from app.services.tracking.policies import PolicySettings
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    window_start: datetime | None
+    window_end: datetime | None
+    #: None when the window held fewer matched readings than the policy's minimum.
+    metrics: Metrics | None
+    sample_count: int
+    drift_window_start: datetime
+    drift_window_end: datetime
+    drift_samples: int
+    data_drift: DataDriftReport
+    degradation: MetricDegradation
+    level_shift: LevelShift | None
+
+    @property
+    def window_degraded(self) -> bool:
+        """This window alone breaches a limit (the k-window rule decides the alert)."""
+        return self.degradation.bad_windows > 0 and self.metrics is not None
+
+    @property
+    def concept_drift(self) -> bool:
+        return self.degradation.detected or bool(self.level_shift and self.level_shift.detected)
+
+    @property
+    def detected(self) -> bool:
+        return self.data_drift.detected or self.concept_drift
+
+
+def evaluate(
+    model: FittedModel,
+    profile: dict[str, Any],
+    validation: ErrorMetrics,
+    validation_frame: pd.DataFrame,
+    reporting: pd.DataFrame,
+    drift_frame: pd.DataFrame,
+    earlier_windows: list[ErrorMetrics],
+    policy: PolicySettings,
+) -> Evaluation:
+    """``reporting``: readings after the training window; ``drift_frame``: the drift window's readings."""
+    window = (
+        reporting.loc[reporting.index > reporting.index.max() - timedelta(hours=policy.evaluation_window_hours)]
+        if len(reporting)
+        else reporting
+    )
+    metrics = None
+    if len(window) >= policy.min_samples:
+        history = reporting.loc[reporting.index < window.index.min()]
+        metrics = evaluate_model(model, window, history, fitted_here=False)
+    current = ErrorMetrics(metrics.cv_rmse, metrics.nmbe, metrics.r_squared) if metrics else ErrorMetrics()
+    degradation = detect_metric_degradation(
+        [*earlier_windows, current],
+        validation,
+        MetricThresholds(
+            cv_rmse_max=policy.max_cv_rmse,
+            nmbe_abs_max=policy.max_abs_nmbe,
+            r_squared_min=policy.min_r_squared,
+            consecutive_windows=policy.consecutive_windows,
+        ),
+    )
+    features = {
+        name: drift_frame[name].to_numpy(dtype=float, na_value=np.nan)
+        for name in profile.get("features", {})
+        if name in drift_frame.columns
+    }
+    data_drift = compare_to_profile(
+        profile, features, DataDriftThresholds(psi_warning=policy.psi_warning, psi_critical=policy.psi_critical)
+    )
+    return Evaluation(
+        window_start=_instant(window.index.min()) if len(window) else None,
+        window_end=_instant(window.index.max()) if len(window) else None,
+        metrics=metrics,
+        sample_count=metrics.sample_count if metrics else len(window),
+        drift_window_start=_instant(drift_frame.index.min()),
+        drift_window_end=_instant(drift_frame.index.max()),
+        drift_samples=len(drift_frame),
+        data_drift=data_drift,
+        degradation=degradation,
+        level_shift=_level_shift(model, validation_frame, reporting),
+    )
+
+
+def _level_shift(model: FittedModel, validation_frame: pd.DataFrame, reporting: pd.DataFrame) -> LevelShift | None:
+    """CUSUM of out-of-sample residuals, scaled by the champion's residuals on its validation window."""
+    if len(reporting) < 3 or len(validation_frame) < 3:
+        return None
+    # Labelled anomalies are the anomaly detector's business: a two-hour spike is not a level shift,
+    # and spikes in the validation window would inflate the scale that shifts are measured against.
+    reference_residuals = _residuals(model, _without_labelled_anomalies(validation_frame))
+    residuals = _residuals(model, _without_labelled_anomalies(reporting))
+    try:
+        reference = residual_reference(reference_residuals)
+    except ValueError:  # a perfect in-sample fit leaves no scale to measure shifts against
+        return None
+    return detect_level_shift(residuals[np.isfinite(residuals)], reference)
+
+
+def _without_labelled_anomalies(frame: pd.DataFrame) -> pd.DataFrame:
+    if "is_anomaly" not in frame.columns:
+        return frame
+    return frame.loc[~frame["is_anomaly"].fillna(False).to_numpy(dtype=bool)]
+
+
+def _residuals(model: FittedModel, frame: pd.DataFrame) -> np.ndarray:
+    return frame["energy_kwh"].to_numpy(dtype=float) - np.asarray(model.predict(frame).value, dtype=float)
+
+
+def _instant(value: pd.Timestamp) -> datetime:
+    return value.to_pydatetime()

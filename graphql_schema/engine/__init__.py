@@ -1,0 +1,1 @@
+"""GraphQL execution machinery: context, auth, limits, live delivery, audit, error shaping."""

@@ -1,0 +1,229 @@
+"""Writes one audit entry per root field of every mutation an authenticated caller sends.
+
+It runs after the operation has completed (and after ``ErrorCodes`` has given every error its code),
+in its own short transaction, so a mutation that failed and rolled back is still recorded, and a
+failure to write the entry is logged instead of breaking the response. It also runs when the
+operation is cancelled (outcome INTERRUPTED if no result existed yet). Refused mutations (FORBIDDEN,
+RATE_LIMITED, invalid documents) are recorded too. Attempts without a valid token are only logged:
+writing a row for each would let anyone on the network grow the table.
+
+Target ids are the UUIDs among the field's arguments plus the ``id`` of what it returned, when the
+caller selected it. Argument values are never stored, and nothing of a result but its ``id``, so the
+token returned by ``createApiToken`` cannot reach the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLScalarType,
+    ListValueNode,
+    ObjectValueNode,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+)
+from strawberry.extensions import SchemaExtension
+
+from app.db.engine import SessionFactory, transaction
+from app.services.access import audit
+from graphql_schema.engine.context import Context
+from graphql_schema.engine.root_fields import root_field_nodes
+
+logger = logging.getLogger("kilowatch.audit")
+OUTCOME_INTERRUPTED = "INTERRUPTED"
+
+
+#: Audit writes under way; the event loop holds tasks only weakly.
+_WRITES: set[asyncio.Task[None]] = set()
+
+
+class AuditTrail(SchemaExtension):
+    async def on_operation(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self._record()
+
+    async def _record(self) -> None:
+        """Write the entries in a task of their own, so they are written even if the operation is cancelled.
+
+        A websocket client that sends ``complete`` as soon as a mutation's answer arrives cancels the
+        operation while this runs; without the shield, that client could keep its mutations out of the log.
+        """
+        try:
+            records = self._records()
+        except Exception:  # noqa: BLE001 - the response is already decided; a lost entry is logged, not raised
+            logger.exception("could not build the audit log entry of %s", self.execution_context.operation_name)
+            return
+        if records:
+            context: Context = self.execution_context.context
+            task = asyncio.get_running_loop().create_task(_write(context.resources.sessions, records))
+            _WRITES.add(task)
+            task.add_done_callback(_WRITES.discard)
+            await asyncio.shield(task)
+
+    def _records(self) -> list[audit.AuditRecord]:
+        execution = self.execution_context
+        if execution.graphql_document is None:
+            return []
+        root_type, nodes = root_field_nodes(execution.graphql_document, execution.operation_name)
+        if root_type != "Mutation":
+            return []
+        context: Context = execution.context
+        principal = context.principal
+        if principal is None:
+            logger.info("unauthenticated mutation refused: %s", ", ".join(node.name.value for node in nodes))
+            return []
+        if execution.result is None:  # cancelled before any result: whatever ran was cut short
+            errors: list[GraphQLError] = [GraphQLError("interrupted", extensions={"code": OUTCOME_INTERRUPTED})]
+            data = None
+        else:
+            errors, data = list(execution.result.errors or []), execution.result.data
+        details: dict[str, Any] = {}
+        if principal.token_id is not None:
+            details["tokenId"] = str(principal.token_id)
+        if execution.operation_name:
+            details["operationName"] = execution.operation_name
+        return [
+            audit.AuditRecord(
+                actor=principal.name,
+                operation=node.name.value,
+                outcome=outcome,
+                target_ids=[*self._argument_ids(node), *_ids_in_result((data or {}).get(_response_key(node)))],
+                details=details,
+            )
+            for node, outcome in _executed(nodes, data, errors)
+        ]
+
+    def _argument_ids(self, node: FieldNode) -> list[uuid.UUID]:
+        """UUIDs among the arguments as sent, visiting only arguments whose type can hold one.
+
+        The values are read, not coerced again: an ``ingestReadings`` call carries up to 50,000
+        readings, and none of them needs to be looked at to find its ``machineId``.
+        """
+        mutation_type = self.execution_context.schema._schema.mutation_type
+        definition = mutation_type.fields.get(node.name.value) if mutation_type else None
+        if definition is None:
+            return []
+        variables = self.execution_context.variables or {}
+        found: list[uuid.UUID] = []
+        for argument in node.arguments or ():
+            argument_definition = definition.args.get(argument.name.value)
+            if argument_definition is not None:
+                found.extend(_ids_in_literal(argument_definition.type, argument.value, variables))
+        return found
+
+
+async def _write(sessions: SessionFactory, records: list[audit.AuditRecord]) -> None:
+    try:
+        async with transaction(sessions) as session:
+            await audit.record(session, records)
+    except Exception:  # noqa: BLE001 - logged, never raised: the answer has already left
+        logger.exception("could not write the audit log entries of %s", ", ".join(item.operation for item in records))
+
+
+def _response_key(node: FieldNode) -> str:
+    return node.alias.value if node.alias else node.name.value
+
+
+def _executed(
+    nodes: Sequence[FieldNode], data: dict[str, Any] | None, errors: Sequence[GraphQLError]
+) -> Iterator[tuple[FieldNode, str]]:
+    """Each root field that ran or was refused, once, with its outcome.
+
+    An error without a path refused the whole operation before execution: every field gets its code.
+    Mutation fields run one after the other; when one fails and nulls the whole result, the fields
+    after it never ran. A field missing from a non-null result was skipped (``@skip``/``@include``).
+    """
+    refusal = next((error for error in errors if not error.path), None)
+    seen: set[str] = set()
+    for node in nodes:
+        key = _response_key(node)
+        if key in seen:
+            continue  # the same response key twice is executed once
+        seen.add(key)
+        if refusal is not None:
+            yield node, _code(refusal)
+            continue
+        own = next((error for error in errors if error.path and error.path[0] == key), None)
+        if own is not None:
+            yield node, _code(own)
+            if data is None:
+                return
+        elif data is None or key in data:
+            yield node, audit.OUTCOME_OK
+
+
+def _code(error: GraphQLError) -> str:
+    return str((error.extensions or {}).get("code", "INTERNAL"))
+
+
+def _holds_uuid(type_: GraphQLInputType, seen: frozenset[str] = frozenset()) -> bool:
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLScalarType):
+        return type_.name == "UUID"
+    if isinstance(type_, GraphQLInputObjectType) and type_.name not in seen:
+        return any(_holds_uuid(field.type, seen | {type_.name}) for field in type_.fields.values())
+    return False
+
+
+def _ids_in_literal(type_: GraphQLInputType, value: ValueNode, variables: dict[str, Any]) -> Iterator[uuid.UUID]:
+    if not _holds_uuid(type_):
+        return
+    if isinstance(value, VariableNode):
+        yield from _ids_in_raw(type_, variables.get(value.name.value))
+        return
+    while isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLList):
+        for item in (value.values or ()) if isinstance(value, ListValueNode) else (value,):
+            yield from _ids_in_literal(type_.of_type, item, variables)
+    elif isinstance(type_, GraphQLInputObjectType) and isinstance(value, ObjectValueNode):
+        for field in value.fields or ():
+            if field.name.value in type_.fields:
+                yield from _ids_in_literal(type_.fields[field.name.value].type, field.value, variables)
+    elif isinstance(value, StringValueNode):
+        yield from _parsed(value.value)
+
+
+def _ids_in_raw(type_: GraphQLInputType, value: object) -> Iterator[uuid.UUID]:
+    if not _holds_uuid(type_):
+        return
+    while isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLList):
+        for item in value if isinstance(value, list) else (value,):
+            yield from _ids_in_raw(type_.of_type, item)
+    elif isinstance(type_, GraphQLInputObjectType) and isinstance(value, dict):
+        for name, item in value.items():
+            if name in type_.fields:
+                yield from _ids_in_raw(type_.fields[name].type, item)
+    elif isinstance(value, str):
+        yield from _parsed(value)
+
+
+def _ids_in_result(value: object) -> Iterator[uuid.UUID]:
+    for item in value if isinstance(value, list) else (value,):
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            yield from _parsed(item["id"])
+
+
+def _parsed(text: str) -> Iterator[uuid.UUID]:
+    """A malformed id never reached a resolver (it fails coercion), so it targeted nothing."""
+    try:
+        yield uuid.UUID(text)
+    except ValueError:
+        return

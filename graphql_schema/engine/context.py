@@ -1,0 +1,69 @@
+"""Per-request GraphQL context: process resources, loaders and who is asking."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from strawberry.types import Info as StrawberryInfo
+
+from app.db.engine import transaction
+from app.http.authentication import Principal
+from app.http.rate_limits import RateLimiter
+from app.runtime.resources import Resources
+from graphql_schema.loaders import Loaders
+
+
+@dataclass
+class Context:
+    resources: Resources
+    rate_limiter: RateLimiter
+    request: Any = None
+    response: Any = None
+    #: Who is asking: from the HTTP request's bearer token, or from a websocket's ``connection_init``;
+    #: ``None`` until authenticated. ``graphql_schema.auth`` refuses every operation without one.
+    principal: Principal | None = None
+    #: The ``connection_init`` payload of a websocket connection (Strawberry sets it).
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.resources.reads)
+
+    def forget_token(self, token_id: uuid.UUID) -> None:
+        """Once a token's revocation is committed, stop accepting it in this process at once.
+
+        Other processes stop within ``app.authentication.TOKEN_CACHE_S``.
+        """
+        if self.request is not None:
+            self.request.state.authenticator.forget(token_id)
+
+    @property
+    def actor(self) -> str | None:
+        """Who performs mutations, recorded on jobs, alerts and policies."""
+        return self.principal.name if self.principal else None
+
+    def read(self) -> AsyncSession:
+        """A short session for one resolver's single-statement read, bound by ``app.db.engine.read_engine``."""
+        return self.resources.reads()
+
+    @property
+    def read_engine(self) -> AsyncEngine:
+        """The engine ``read`` sessions are bound to (``app.db.engine.read_engine``), for Core reads of rows.
+
+        For resolvers that need rows, not ORM entities: a session costs ~0.3 ms more per read (measured here).
+        """
+        return self.resources.reads.kw["bind"]
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits on success and is rolled back whole on any error."""
+        async with transaction(self.resources.sessions) as session:
+            yield session
+
+
+Info = StrawberryInfo[Context, None]
