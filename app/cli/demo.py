@@ -46,6 +46,7 @@ from app.services.alerting import alerts
 from app.services.experiments import abtests, predictions
 from app.services.fleet import ingest, machines
 from app.services.models import job_lifecycle, registry
+from app.services.models.runner import inline_runner
 from app.services.tracking import monitoring
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ async def run(settings: Settings, options: DemoOptions, progress: Progress) -> D
     if settings.embedded:
         cores = max(settings.worker_concurrency, os.cpu_count() or 1)
         settings = settings.model_copy(update={"worker_concurrency": cores})
-    async with open_resources(settings) as resources:
+    async with open_resources(settings, inline_runner) as resources:
         return await build(resources, options, progress)
 
 

@@ -33,12 +33,11 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import SessionFactory, read_engine, transaction
-from app.enums import Role
 from app.services.access import tokens
+from app.services.access.principals import LOCAL_DEVELOPER, Principal
 
 logger = logging.getLogger("kilowatch.auth")
 
-ROLE_RANK: dict[Role, int] = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
 #: How stale ``last_used_at`` may get; it answers "is this token still in use?", not "when exactly?".
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 BEARER_SCHEME = "bearer"
@@ -46,20 +45,6 @@ BEARER_SCHEME = "bearer"
 TOKEN_CACHE_S = 1.0
 #: Tokens are few; this only bounds the memory of a process that sees very many valid ones.
 TOKEN_CACHE_SIZE = 10_000
-
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    role: Role
-    #: ``None`` only for the local developer of a server running with authentication off.
-    token_id: uuid.UUID | None = None
-
-    def has_role(self, required: Role) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[required]
-
-
-LOCAL_DEVELOPER = Principal(name="local-dev", role=Role.ADMIN)
 
 
 @dataclass(frozen=True)

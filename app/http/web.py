@@ -34,9 +34,10 @@ from app.config import Settings
 from app.http.authentication import Authenticator
 from app.http.heap import startup_objects_frozen
 from app.http.process_metrics import exposition
-from app.http.rate_limits import open_rate_limiter
 from app.maintenance.loops import embedded_maintenance
+from app.runtime.rate_limits import open_rate_limiter
 from app.runtime.resources import Resources, open_resources
+from app.services.models.runner import inline_runner
 from graphql_schema.engine.auth import minimum_subscription_role
 from graphql_schema.engine.context import Context
 from graphql_schema.engine.live import FramedTextAdapter, LiveGraphQLTransportWSHandler, LiveGraphQLWSHandler
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with (
-            open_resources(settings) as resources,
+            open_resources(settings, inline_runner) as resources,
             open_rate_limiter(settings) as rate_limiter,
             embedded_maintenance(resources),
         ):

@@ -1,7 +1,8 @@
 """What a process holds for its lifetime: settings, database, job queue and event bus.
 
 The two runtime modes differ only here: with ``REDIS_URL`` set, jobs go to ARQ workers and events
-through Redis; without it, the same task function runs in-process and events stay in memory.
+through Redis; without it, the same task function runs in-process and events stay in memory. Which task
+function that is, the caller says (``runner``): ports do not know the services that use them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from app.config import Settings
 from app.db.engine import SessionFactory, create_engine, create_read_session_factory, create_session_factory
 from app.runtime.events import EventBus, MemoryEventBus, RedisEventBus
 from app.runtime.hub import EventHub
-from app.runtime.queue import ArqQueue, InlineQueue, JobQueue
+from app.runtime.queue import ArqQueue, InlineQueue, JobQueue, JobRunner
 
 
 @dataclass(frozen=True)
@@ -40,21 +41,14 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def _inline_trainer(resources: Resources, identity: str) -> Callable[[uuid.UUID], Awaitable[None]]:
-    """The embedded queue's task. The training module pulls in the whole ML stack (statsmodels, Prophet,
-    scikit-learn: seconds of imports), so it is imported on the first job, not by every process that opens
-    resources (``kilowatch import``, ``migrate``, ``token``)."""
-
-    async def train(job_id: uuid.UUID) -> None:
-        from app.services.models.training import run_training_job
-
-        await run_training_job(resources, job_id, identity)
-
-    return train
-
-
 @asynccontextmanager
-async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+async def open_resources(
+    settings: Settings, runner: Callable[[Resources], JobRunner] | None = None
+) -> AsyncIterator[Resources]:
+    """Open what a process holds; in embedded mode ``runner`` builds the in-process queue's task function.
+
+    Processes that never enqueue a job (``kilowatch import``, ``migrate``, ``token``) pass no runner.
+    """
     engine = create_engine(settings.database_url)
     events: EventBus = RedisEventBus.connect(settings.redis_url) if settings.redis_url else MemoryEventBus()
     queue: JobQueue
@@ -72,8 +66,8 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         events=events,
         hub=EventHub(events),
     )
-    if inline is not None:
-        inline.bind(_inline_trainer(resources, worker_identity()))
+    if inline is not None and runner is not None:
+        inline.bind(runner(resources))
     try:
         yield resources
     finally:

@@ -23,7 +23,7 @@ from strawberry.extensions import SchemaExtension
 
 from app.config import Settings
 from app.enums import Role
-from app.http.authentication import ROLE_RANK, Principal
+from app.services.access.principals import ROLE_RANK, Principal
 from graphql_schema.engine.context import Context
 from graphql_schema.engine.refusals import refuse
 from graphql_schema.engine.root_fields import root_field_nodes

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from strawberry.types import Info as StrawberryInfo
 
 from app.db.engine import transaction
-from app.http.authentication import Principal
-from app.http.rate_limits import RateLimiter
+from app.runtime.rate_limits import RateLimiter
 from app.runtime.resources import Resources
+from app.services.access.principals import Principal
 from graphql_schema.loaders import Loaders
 
 

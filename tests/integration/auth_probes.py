@@ -22,7 +22,7 @@ from graphql import (
 )
 
 from app.enums import Role
-from app.http.authentication import ROLE_RANK
+from app.services.access.principals import ROLE_RANK
 from graphql_schema.engine.auth import required_role
 from graphql_schema.schema import build_schema
 

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from app.config import Settings
 from app.db.engine import transaction
 from app.enums import Role
-from app.http.rate_limits import KEY_PREFIX
+from app.runtime.rate_limits import KEY_PREFIX
 from app.services.access import tokens
 from tests.integration.apps import asgi_client, client_as, running
 from tests.integration.test_dataloaders import counted_statements

@@ -23,9 +23,10 @@ from app.db.engine import transaction
 from app.db.migrate import upgrade_to_head
 from app.db.tables import ApiToken
 from app.enums import Role
-from app.http.authentication import LAST_USED_RESOLUTION, TOKEN_CACHE_S, Authenticator, Principal
+from app.http.authentication import LAST_USED_RESOLUTION, TOKEN_CACHE_S, Authenticator
 from app.runtime.resources import Resources
 from app.services.access import tokens
+from app.services.access.principals import Principal
 from tests.integration.apps import asgi_client, running
 from tests.support import data_of, error_of, graphql
 

@@ -20,6 +20,7 @@ from app.db.migrate import upgrade_to_head
 from app.enums import ModelType, Role
 from app.errors import Conflict, InvalidInput
 from app.runtime.resources import open_resources
+from app.services.models.runner import inline_runner
 from tests.integration.apps import client_as, running
 from tests.support import data_of, graphql, scratch_postgres_database
 
@@ -53,7 +54,7 @@ async def built(
     async with database(request.param, tmp_path_factory) as url:
         await upgrade_to_head(url)
         settings = Settings(database_url=url, redis_url=None)
-        async with open_resources(settings) as resources:
+        async with open_resources(settings, inline_runner) as resources:
             summary = await demo.build(resources, OPTIONS, Progress(disable=True), end=END)
         yield settings, summary
 
@@ -123,7 +124,7 @@ async def test_a_second_run_refuses_and_serve_demo_skips_a_filled_database(
     built: tuple[Settings, DemoSummary], viewer: httpx.AsyncClient
 ) -> None:
     settings = built[0]
-    async with open_resources(settings) as resources:
+    async with open_resources(settings, inline_runner) as resources:
         with pytest.raises(Conflict, match=f"demo machine\\(s\\) {UNCHANGED}, {CHANGED};"):
             await demo.build(resources, OPTIONS, Progress(disable=True), end=END)
 

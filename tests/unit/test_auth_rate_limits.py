@@ -8,7 +8,7 @@ import socket
 import pytest
 from redis.asyncio import Redis
 
-from app.http.rate_limits import REDIS_BACKOFF_S, MemoryRateLimiter, RedisRateLimiter, Verdict
+from app.runtime.rate_limits import REDIS_BACKOFF_S, MemoryRateLimiter, RedisRateLimiter, Verdict
 
 
 class Clock:

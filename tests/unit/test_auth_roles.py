@@ -6,7 +6,8 @@ import pytest
 from graphql import parse
 
 from app.enums import Role
-from app.http.authentication import LOCAL_DEVELOPER, Principal, bearer_token
+from app.http.authentication import bearer_token
+from app.services.access.principals import LOCAL_DEVELOPER, Principal
 from graphql_schema.engine.auth import REQUIRED_ROLE, minimum_subscription_role, required_role
 from graphql_schema.engine.root_fields import root_field_nodes
 from graphql_schema.schema import build_schema
