@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import inspect
 
 from app.db.tables import Alert, TrainingJob, UtcDateTime
+from app.runtime.events import Event
 
 Row = TypeVar("Row", TrainingJob, Alert)
 
@@ -45,3 +47,14 @@ def restore(table: type[Row], data: dict[str, Any]) -> Row:
                 value = datetime.fromisoformat(value)
         values[column.key] = value
     return table(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRow(Generic[Row]):
+    """What a live feed yields: a row read from the database, or one carried by a bus event.
+
+    The event is kept so a websocket delivery can render it once for every subscriber it reaches.
+    """
+
+    row: Row
+    event: Event | None = None
