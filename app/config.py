@@ -21,6 +21,9 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    #: First part of every Redis key, queue and channel name, so several deployments (or test runs) can
+    #: share one Redis without seeing each other's jobs, events or rate-limit counters.
+    redis_prefix: str = Field(default="kilowatch", pattern=r"^[A-Za-z0-9_.-]+$")
     log_level: str = "INFO"
     #: Largest ``ingestReadings`` batch; larger loads go through ``kilowatch import``.
     max_ingest_batch: int = Field(default=50_000, gt=0)
@@ -84,3 +87,7 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.redis_url is None
+
+    def redis_name(self, name: str) -> str:
+        """The Redis key, queue or channel called ``name`` in this deployment's namespace."""
+        return f"{self.redis_prefix}:{name}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 #: pg_advisory_xact_lock key held while migrations run (ASCII "KWMIGRAT" as a 63-bit integer).
 MIGRATION_ADVISORY_LOCK_ID = 0x4B574D4947524154
 
-#: Event bus channels (DESIGN.md §7).
-JOBS_CHANNEL = "kilowatch:jobs"
-ALERTS_CHANNEL = "kilowatch:alerts"
+#: Event bus channels (DESIGN.md §7); on Redis they carry the KILOWATCH_REDIS_PREFIX namespace.
+JOBS_CHANNEL = "jobs"
+ALERTS_CHANNEL = "alerts"
 
-#: ARQ queues: training jobs and maintenance crons never wait behind each other.
-TRAINING_QUEUE = "kilowatch:training"
-MAINTENANCE_QUEUE = "kilowatch:maintenance"
+#: ARQ queues: training jobs and maintenance crons never wait behind each other (namespaced on Redis too).
+TRAINING_QUEUE = "training"
+MAINTENANCE_QUEUE = "maintenance"
 #: ARQ function names (the task layer registers these; the queue adapter enqueues by name).
 TRAIN_TASK = "train_model"
 

@@ -35,7 +35,7 @@ def training_worker(resources: Resources, identity: str) -> Worker:
     timeout = settings.job_timeout_s + ARQ_TIMEOUT_MARGIN_S  # the task's own timeout fires first and is recorded
     return Worker(
         functions=[func(train_model, name=TRAIN_TASK, timeout=timeout, max_tries=3)],
-        queue_name=TRAINING_QUEUE,
+        queue_name=settings.redis_name(TRAINING_QUEUE),
         redis_settings=redis_settings(settings.redis_url or ""),
         handle_signals=False,
         max_jobs=settings.worker_concurrency,
@@ -50,7 +50,7 @@ def training_worker(resources: Resources, identity: str) -> Worker:
 def maintenance_worker(resources: Resources, jobs: list[CronJob]) -> Worker:
     return Worker(
         cron_jobs=jobs,
-        queue_name=MAINTENANCE_QUEUE,
+        queue_name=resources.settings.redis_name(MAINTENANCE_QUEUE),
         redis_settings=redis_settings(resources.settings.redis_url or ""),
         handle_signals=False,
         poll_delay=1.0,
@@ -71,7 +71,8 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             timing = {"weekday": weekday, "hour": plan.hour, "minute": plan.minute}
         else:
             continue
-        jobs.append(cron(run_periodic(task), name=task.name, unique=True, **timing))
+        # The name makes the ARQ job id of each tick, namespaced like the queues so deployments never collide.
+        jobs.append(cron(run_periodic(task), name=settings.redis_name(task.name), unique=True, **timing))
     return jobs
 
 

@@ -106,17 +106,23 @@ class MemoryEventBus:
 
 
 class RedisEventBus:
-    def __init__(self, redis: Redis) -> None:
+    """Channel ``jobs`` is the Redis channel ``<prefix>jobs``: deployments sharing a Redis never cross-talk."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
+        self._prefix = prefix
 
     @classmethod
-    def connect(cls, url: str) -> RedisEventBus:
+    def connect(cls, url: str, prefix: str) -> RedisEventBus:
         # No socket timeout: a subscription waits for events indefinitely; health checks find dead peers.
-        return cls(Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True, health_check_interval=30))
+        # The connection's name says whose it is in Redis's CLIENT LIST.
+        options = {"socket_connect_timeout": 2, "socket_keepalive": True, "health_check_interval": 30}
+        redis = Redis.from_url(url, client_name=f"{prefix}events", **options)
+        return cls(redis, prefix)
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
         try:
-            await self._redis.publish(channel, json.dumps(payload, separators=(",", ":")))
+            await self._redis.publish(self._prefix + channel, json.dumps(payload, separators=(",", ":")))
         except Exception:  # noqa: BLE001 - Redis may vanish; the database already holds the change
             logger.warning("could not publish on %s; listeners will catch up from the database", channel)
 
@@ -131,7 +137,7 @@ class RedisEventBus:
         while True:
             pubsub = self._redis.pubsub()
             try:
-                await pubsub.subscribe(*channels)
+                await pubsub.subscribe(*(self._prefix + channel for channel in channels))
                 confirmed = 0
                 async for message in pubsub.listen():
                     if message["type"] == "subscribe":
@@ -141,7 +147,7 @@ class RedisEventBus:
                             interrupted = False
                             delay = RECONNECT_FIRST_S
                     elif message["type"] == "message":
-                        yield Event(_text(message["channel"]), json.loads(message["data"]))
+                        yield Event(_text(message["channel"]).removeprefix(self._prefix), json.loads(message["data"]))
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 interrupted = True
                 logger.warning("event stream lost its Redis connection; reconnecting in %.1f s", delay)

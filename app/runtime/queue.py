@@ -18,7 +18,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.jobs import Job, JobStatus
 
-from app.constants import ABORT_CONFIRM_TIMEOUT_S, TRAIN_TASK, TRAINING_QUEUE
+from app.constants import ABORT_CONFIRM_TIMEOUT_S, TRAIN_TASK
 
 logger = logging.getLogger("kilowatch.queue")
 
@@ -48,18 +48,19 @@ def redis_settings(url: str) -> RedisSettings:
 
 
 class ArqQueue:
-    def __init__(self, redis: ArqRedis) -> None:
+    def __init__(self, redis: ArqRedis, queue_name: str) -> None:
         self._redis = redis
+        self._queue_name = queue_name
 
     @classmethod
-    async def connect(cls, url: str) -> ArqQueue:
-        return cls(await create_pool(redis_settings(url), default_queue_name=TRAINING_QUEUE))
+    async def connect(cls, url: str, queue_name: str) -> ArqQueue:
+        return cls(await create_pool(redis_settings(url), default_queue_name=queue_name), queue_name)
 
     async def enqueue(self, job_id: uuid.UUID) -> None:
-        await self._redis.enqueue_job(TRAIN_TASK, str(job_id), _job_id=str(job_id), _queue_name=TRAINING_QUEUE)
+        await self._redis.enqueue_job(TRAIN_TASK, str(job_id), _job_id=str(job_id), _queue_name=self._queue_name)
 
     async def abort(self, job_id: uuid.UUID) -> None:
-        job = Job(str(job_id), self._redis, _queue_name=TRAINING_QUEUE)
+        job = Job(str(job_id), self._redis, _queue_name=self._queue_name)
         # Aborting an id ARQ does not hold poisons later jobs with that id (arq#485): only known ones.
         if await job.status() not in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
             return
@@ -67,7 +68,7 @@ class ArqQueue:
             await job.abort(timeout=ABORT_CONFIRM_TIMEOUT_S, poll_delay=0.1)
 
     async def holds(self, job_id: uuid.UUID) -> bool:
-        status = await Job(str(job_id), self._redis, _queue_name=TRAINING_QUEUE).status()
+        status = await Job(str(job_id), self._redis, _queue_name=self._queue_name).status()
         return status in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress)
 
     async def close(self) -> None:

@@ -27,7 +27,8 @@ from app.config import Settings
 
 logger = logging.getLogger("kilowatch.rate_limits")
 
-KEY_PREFIX = "kilowatch:rate"
+#: Counter keys are ``<KILOWATCH_REDIS_PREFIX>:rate:<field>:<token id>``.
+RATE_KEYS = "rate"
 REDIS_TIMEOUT_S = 0.25
 REDIS_BACKOFF_S = 5.0
 #: KEYS[1] counter; ARGV[1] cost, ARGV[2] window in ms. Returns {count, ms until the window closes}.
@@ -83,8 +84,9 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, client: Redis, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client: Redis, key_prefix: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._script = client.register_script(FIXED_WINDOW_SCRIPT)
+        self._key_prefix = key_prefix
         self._clock = clock
         self._unavailable_until = 0.0
 
@@ -93,7 +95,7 @@ class RedisRateLimiter:
             return Verdict(True)
         try:
             count, milliseconds_left = await self._script(
-                keys=[f"{KEY_PREFIX}:{key}"], args=[cost, math.ceil(window_s * 1000)]
+                keys=[f"{self._key_prefix}:{key}"], args=[cost, math.ceil(window_s * 1000)]
             )
         except (RedisError, OSError) as error:
             self._unavailable_until = self._clock() + REDIS_BACKOFF_S
@@ -110,6 +112,6 @@ async def open_rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter]:
         return
     client = Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S)
     try:
-        yield RedisRateLimiter(client)
+        yield RedisRateLimiter(client, settings.redis_name(RATE_KEYS))
     finally:
         await client.aclose()

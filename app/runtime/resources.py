@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.constants import TRAINING_QUEUE
 from app.db.engine import SessionFactory, create_engine, create_read_session_factory, create_session_factory
 from app.runtime.events import EventBus, MemoryEventBus, RedisEventBus
 from app.runtime.hub import EventHub
@@ -50,11 +51,13 @@ async def open_resources(
     Processes that never enqueue a job (``kilowatch import``, ``migrate``, ``token``) pass no runner.
     """
     engine = create_engine(settings.database_url)
-    events: EventBus = RedisEventBus.connect(settings.redis_url) if settings.redis_url else MemoryEventBus()
+    events: EventBus = (
+        RedisEventBus.connect(settings.redis_url, settings.redis_name("")) if settings.redis_url else MemoryEventBus()
+    )
     queue: JobQueue
     inline: InlineQueue | None = None
     if settings.redis_url:
-        queue = await ArqQueue.connect(settings.redis_url)
+        queue = await ArqQueue.connect(settings.redis_url, settings.redis_name(TRAINING_QUEUE))
     else:
         queue = inline = InlineQueue(settings.worker_concurrency)
     resources = Resources(

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from app.config import Settings
 from app.db.engine import transaction
 from app.enums import Role
-from app.runtime.rate_limits import KEY_PREFIX
 from app.services.access import tokens
 from tests.integration.apps import asgi_client, client_as, running
 from tests.integration.test_dataloaders import counted_statements
-from tests.support import data_of, error_of, graphql
+from tests.support import REDIS_URL, data_of, error_of, forget_redis_keys, graphql, scratch_redis_prefix
 
-#: DB 0 is never flushed by other tests; rate-limit keys carry the token id, new on every run, so runs never collide.
-TEST_REDIS_URL = os.environ.get("KILOWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RETRAIN = "mutation($m: UUID!) { triggerRetrain(machineId: $m, modelType: BASELINE) { triggered } }"
 
 
@@ -113,7 +108,9 @@ async def test_the_call_after_the_limit_is_rate_limited_per_token(settings: Sett
 
 
 async def test_on_redis_two_api_processes_share_one_limit(settings: Settings) -> None:
-    shared = settings.model_copy(update={"redis_url": TEST_REDIS_URL, "rate_limit_predict_per_minute": 4})
+    prefix = scratch_redis_prefix()
+    update = {"redis_url": REDIS_URL, "redis_prefix": prefix, "rate_limit_predict_per_minute": 4}
+    shared = settings.model_copy(update=update)
     predict = (
         "mutation($m: UUID!) { predict(machineId: $m, modelType: BASELINE, "
         'inputs: [{timestamp: "2026-01-01T00:00:00Z"}]) { value } }'
@@ -126,12 +123,10 @@ async def test_on_redis_two_api_processes_share_one_limit(settings: Settings) ->
         bearer = {"Authorization": f"Bearer {issued.secret}"}
         http_first = await stack.enter_async_context(asgi_client(first, bearer))
         http_second = await stack.enter_async_context(asgi_client(second, bearer))
-        redis = Redis.from_url(TEST_REDIS_URL)
-        stack.push_async_callback(redis.aclose)
         try:
             answers = [await graphql(http, predict, {"m": str(uuid.uuid4())}) for http in [http_first, http_second] * 3]
         finally:
-            await redis.delete(f"{KEY_PREFIX}:Mutation.predict:{issued.row.id}")
+            await forget_redis_keys(prefix)
 
     refused = [answer for answer in answers if "RATE_LIMITED" in str(answer.get("errors"))]
     assert len(refused) == 2 and answers[4] in refused and answers[5] in refused

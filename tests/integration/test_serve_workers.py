@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import re
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 
 from app.db.migrate import upgrade_to_head
 from tests.integration.test_subscriptions import REPO, free_port
-from tests.support import data_of, scratch_postgres_database
+from tests.support import data_of, scratch_postgres_database, scratch_redis
 
 REGISTER = "mutation($n: String!) { registerMachine(name: $n) { id } }"
 CALLS = 40
@@ -41,13 +40,13 @@ def worker_processes(parent: int) -> list[int]:
 
 @pytest.fixture
 async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
-    async with scratch_postgres_database() as database_url:
+    async with scratch_postgres_database() as database_url, scratch_redis(database_url) as redis:
         await upgrade_to_head(database_url)
         port = free_port()
         environment = {
             **os.environ,
+            **redis,
             "KILOWATCH_DATABASE_URL": database_url,
-            "KILOWATCH_REDIS_URL": f"redis://127.0.0.1:6379/{random.randrange(1, 16)}",
             "KILOWATCH_AUTH": "off",
             "KILOWATCH_RETRAIN_SCHEDULE": "off",
         }

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -33,7 +32,7 @@ from app.runtime.resources import Resources, open_resources
 from app.services.alerting import alerts
 from app.services.snapshots import snapshot
 from tests.seeding import seeded_machine
-from tests.support import scratch_postgres_database
+from tests.support import scratch_postgres_database, scratch_redis
 from tests.websocket_client import LEGACY, PROTOCOL, GraphQLSocket
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,14 +53,13 @@ def free_port() -> int:
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
     """PostgreSQL + Redis + `kilowatch serve` + `kilowatch worker`, each a real process."""
     logs = tmp_path_factory.mktemp("stack")
-    redis_url = f"redis://127.0.0.1:6379/{random.randrange(1, 16)}"
-    async with scratch_postgres_database() as database_url:
+    async with scratch_postgres_database() as database_url, scratch_redis(database_url) as redis:
         await upgrade_to_head(database_url)
         port = free_port()
         environment = {
             **os.environ,
+            **redis,
             "KILOWATCH_DATABASE_URL": database_url,
-            "KILOWATCH_REDIS_URL": redis_url,
             "KILOWATCH_AUTH": "off",
             "KILOWATCH_RETRAIN_SCHEDULE": "off",
             "KILOWATCH_RATE_LIMIT_RETRAIN_PER_MINUTE": "1000",
@@ -89,22 +87,18 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[
                     except httpx.TransportError:
                         pass
                     await asyncio.sleep(0.1)
-                settings = Settings(database_url=database_url, redis_url=redis_url)
+                settings = Settings(
+                    database_url=database_url,
+                    redis_url=redis["KILOWATCH_REDIS_URL"],
+                    redis_prefix=redis["KILOWATCH_REDIS_PREFIX"],
+                )
                 async with open_resources(settings) as resources:
-                    yield {
-                        "client": client,
-                        "ws": f"ws://127.0.0.1:{port}/graphql",
-                        "resources": resources,
-                        "redis_url": redis_url,
-                    }
+                    yield {"client": client, "ws": f"ws://127.0.0.1:{port}/graphql", "resources": resources}
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
             for process in processes:
                 process.wait(timeout=30)
-            redis = Redis.from_url(redis_url)
-            await redis.flushdb()
-            await redis.aclose()
 
 
 async def raise_alert(
@@ -211,11 +205,14 @@ async def test_replay_with_since_then_live_without_gap_or_duplicate(stack: dict[
 async def test_subscriptions_survive_the_bus_connection_dropping(stack: dict[str, Any]) -> None:
     resources = stack["resources"]
     machine_id = await seeded_machine(resources, f"blip-{uuid.uuid4().hex[:6]}", days=1)
-    redis = Redis.from_url(stack["redis_url"])
+    settings = resources.settings
+    redis = Redis.from_url(settings.redis_url)
     async with GraphQLSocket(stack["ws"]) as socket:
         await socket.subscribe(ALERTS, {"since": datetime.now(UTC).isoformat(), "m": str(machine_id)})
         await asyncio.sleep(0.3)
-        await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # the API's one subscription drops
+        for client in await redis.client_list(_type="pubsub"):  # the API's one subscription drops; no one else's
+            if client["name"] == settings.redis_name("events"):
+                await redis.client_kill_filter(_id=client["id"])
         during = await raise_alert(resources, machine_id, AlertType.DRIFT)  # may be published into the gap
         recovered = await next_data(socket, "alertRaised", timeout=30)
         later = await raise_alert(resources, machine_id, AlertType.DEGRADATION)

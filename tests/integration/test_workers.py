@@ -1,11 +1,10 @@
-"""Production mode: real PostgreSQL, real Redis (a DB of its own) and real `kilowatch worker` processes."""
+"""Production mode: real PostgreSQL, real Redis (a key prefix of its own) and real `kilowatch worker` processes."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from app.db.tables import Alert, ModelVersion, TrainingJob
 from app.http.web import create_app
 from app.runtime.resources import Resources
 from tests.seeding import seeded_machine
-from tests.support import data_of, graphql, scratch_postgres_database
+from tests.support import data_of, forget_redis_keys, graphql, scratch_postgres_database, scratch_redis
 
 REPO = Path(__file__).resolve().parents[2]
 #: Short knobs so lost workers are noticed within seconds.
@@ -46,27 +45,20 @@ CANCEL = "mutation($id: UUID!) { cancelTrainingJob(id: $id) { status } }"
 
 @pytest.fixture(scope="module")
 async def environment() -> AsyncIterator[dict[str, str]]:
-    database = random.randrange(1, 16)
-    redis_url = f"redis://127.0.0.1:6379/{database}"
-    async with scratch_postgres_database() as database_url:
+    async with scratch_postgres_database() as database_url, scratch_redis(database_url) as redis:
         await upgrade_to_head(database_url)
-        redis = Redis.from_url(redis_url)
-        await redis.flushdb()
         yield {
             **KNOBS,
+            **redis,
             "KILOWATCH_DATABASE_URL": database_url,
-            "KILOWATCH_REDIS_URL": redis_url,
             "KILOWATCH_AUTH": "off",
             "KILOWATCH_LOG_LEVEL": "INFO",
         }
-        await redis.flushdb()
-        await redis.aclose()
 
 
 @pytest.fixture
 async def api(environment: dict[str, str]) -> AsyncIterator[tuple[httpx.AsyncClient, Resources]]:
-    settings = Settings(**{key.removeprefix("KILOWATCH_").lower(): value for key, value in environment.items()})
-    app = create_app(settings)
+    app = create_app(settings_of(environment))
     async with app.router.lifespan_context(app) as state:
 
         async def with_state(scope: Any, receive: Any, send: Any) -> None:
@@ -76,6 +68,10 @@ async def api(environment: dict[str, str]) -> AsyncIterator[tuple[httpx.AsyncCli
         transport = httpx.ASGITransport(app=with_state)
         async with httpx.AsyncClient(transport=transport, base_url="http://kilowatch.test", timeout=60) as client:
             yield client, state["resources"]
+
+
+def settings_of(environment: dict[str, str]) -> Settings:
+    return Settings(**{key.removeprefix("KILOWATCH_").lower(): value for key, value in environment.items()})
 
 
 @contextmanager
@@ -128,7 +124,7 @@ async def test_a_job_goes_pending_running_completed_through_a_worker_process(
     machine_id = await seeded_machine(resources, f"press-{uuid.uuid4().hex[:6]}", days=60)
     redis = Redis.from_url(environment["KILOWATCH_REDIS_URL"])
     pubsub = redis.pubsub()
-    await pubsub.subscribe(JOBS_CHANNEL)
+    await pubsub.subscribe(settings_of(environment).redis_name(JOBS_CHANNEL))
     try:
         with worker(environment, tmp_path / "worker.log"):
             started = await trigger(client, machine_id)
@@ -237,9 +233,7 @@ async def test_a_pending_job_survives_redis_losing_it(
     client, resources = api
     machine_id = await seeded_machine(resources, f"fan-{uuid.uuid4().hex[:6]}", days=30)
     job_id = (await trigger(client, machine_id))["job"]["id"]  # enqueued, but no worker yet
-    redis = Redis.from_url(environment["KILOWATCH_REDIS_URL"])
-    await redis.flushdb()
-    await redis.aclose()
+    await forget_redis_keys(environment["KILOWATCH_REDIS_PREFIX"], [job_id])  # Redis restarted without its data
 
     with worker(environment, tmp_path / "worker.log"):
         job = await wait_until(resources, job_id, {"COMPLETED", "FAILED"}, timeout_s=60)

@@ -29,7 +29,7 @@ from graphql_schema.schema import build_schema
 
 REPO = Path(__file__).resolve().parents[2]
 GUIDE = REPO / "docs" / "api.md"
-CONTRACT = REPO.parent / "shared" / "contract.graphql"
+CONTRACT = REPO / "docs" / "contract.graphql"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 ROOT_TYPES = {
     OperationType.QUERY: "Query",

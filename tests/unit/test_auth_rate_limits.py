@@ -53,7 +53,7 @@ async def test_an_unreachable_redis_lets_calls_through_and_is_left_alone_for_a_w
 ) -> None:
     clock = Clock()
     client = Redis.from_url(f"redis://127.0.0.1:{_closed_port()}/0", socket_connect_timeout=0.2)
-    limiter = RedisRateLimiter(client, clock)
+    limiter = RedisRateLimiter(client, "kilowatch-test:rate", clock)
     try:
         with caplog.at_level(logging.WARNING, logger="kilowatch.rate_limits"):
             first = await limiter.hit("retrain:t", cost=1, limit=0, window_s=60)

@@ -10,7 +10,7 @@ from graphql.utilities import find_breaking_changes
 from graphql_schema.schema import build_schema
 
 REPO = Path(__file__).resolve().parents[2]
-CONTRACT = REPO.parent / "shared" / "contract.graphql"
+CONTRACT = REPO / "docs" / "contract.graphql"
 
 
 def test_exported_schema_is_current() -> None:
