@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     #: GraphQL operation limits, enforced before execution.
     max_query_depth: int = Field(default=10, gt=0)
     max_aliases: int = Field(default=30, gt=0)
+    #: Fields one document selects once its fragments are expanded (a fragment spread twice counts twice).
+    max_fields: int = Field(default=1_000, gt=0)
     max_tokens: int = Field(default=5_000, gt=0)
     #: Training jobs (DESIGN.md §5): a running job writes a heartbeat every JOB_HEARTBEAT_S; the sweeper,
     #: every SWEEP_INTERVAL_S, fails running jobs silent for JOB_STALE_AFTER_S and re-enqueues lost

@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension, ValidationCache
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -21,7 +21,7 @@ from graphql_schema.engine.auth import AccessControl
 from graphql_schema.engine.constants import DOCUMENT_CACHE_SIZE
 from graphql_schema.engine.errors import ErrorCodes
 from graphql_schema.engine.extension_hooks import CachedHooksRunner
-from graphql_schema.engine.limits import OperationLimits
+from graphql_schema.engine.limits import DocumentLimits
 from graphql_schema.engine.observability import OperationMetrics
 from graphql_schema.engine.parsing import DocumentCache
 from graphql_schema.engine.variables import FastVariablesExecutionContext
@@ -45,7 +45,8 @@ def build_schema(settings: Settings | None = None) -> KilowatchSchema:
     """Extensions are given as factories so no per-operation state is shared between requests.
 
     Order matters: ``AuditTrail`` is entered before ``ErrorCodes`` so it leaves after it and records
-    classified codes; ``AccessControl`` comes last so it sees whether a limit already refused the operation.
+    classified codes; ``DocumentLimits`` validates, after checking the document's size, so a document over a
+    limit is refused before validation and before access control.
     """
     settings = settings or Settings()
     extensions: list[Any] = [
@@ -53,9 +54,13 @@ def build_schema(settings: Settings | None = None) -> KilowatchSchema:
         AuditTrail,
         ErrorCodes,
         partial(DocumentCache, maxsize=DOCUMENT_CACHE_SIZE),
-        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+        partial(
+            DocumentLimits,
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_fields=settings.max_fields,
+        ),
         *([] if settings.introspection else [DisableIntrospection]),
-        partial(OperationLimits, max_depth=settings.max_query_depth, max_aliases=settings.max_aliases),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         AccessControl,
     ]

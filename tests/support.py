@@ -100,3 +100,11 @@ def error_of(result: dict[str, Any], code: str) -> dict[str, Any]:
     assert len(errors) == 1, result
     assert errors[0]["extensions"]["code"] == code, errors[0]
     return errors[0]
+
+
+def fragment_fan_out(fragments: int) -> str:
+    """Each fragment spreads the next twice: 2^(fragments - 1) ``__typename`` fields once expanded."""
+    chain = " ".join(
+        f"fragment F{index} on Query {{ ...F{index + 1} ...F{index + 1} }}" for index in range(1, fragments)
+    )
+    return f"query {{ ...F1 }} {chain} fragment F{fragments} on Query {{ __typename }}"

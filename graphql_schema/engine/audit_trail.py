@@ -78,7 +78,8 @@ class AuditTrail(SchemaExtension):
         execution = self.execution_context
         if execution.graphql_document is None:
             return []
-        root_type, nodes = root_field_nodes(execution.graphql_document, execution.operation_name)
+        root_type, fields = root_field_nodes(execution.graphql_document, execution.operation_name)
+        nodes = [node for node, _ in fields]
         if root_type != "Mutation":
             return []
         context: Context = execution.context

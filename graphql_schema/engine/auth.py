@@ -105,24 +105,27 @@ class AccessControl(SchemaExtension):
         execution = self.execution_context
         context: Context = execution.context
         assert execution.graphql_document is not None  # on_execute runs only for parsed, valid documents
-        root_type, nodes = root_field_nodes(execution.graphql_document, execution.operation_name)
+        root_type, fields = root_field_nodes(execution.graphql_document, execution.operation_name)
         principal = context.principal
         if principal is None:
             return unauthenticated()
-        for node in nodes:
+        for node, _ in fields:
             required = required_role(root_type, node.name.value)
             if not principal.has_role(required):
                 logger.info("refused %s.%s to %s (%s)", root_type, node.name.value, principal.name, principal.role)
                 return forbidden(node.name.value, required, principal)
-        if execution.result is not None:  # another check already refused it; do not count it
-            return None
-        return await _rate_limit(context, principal, [f"{root_type}.{node.name.value}" for node in nodes])
+        calls: Counter[str] = Counter()
+        for node, count in fields:
+            calls[f"{root_type}.{node.name.value}"] += count
+        return await _rate_limit(context, principal, calls)
 
 
-async def _rate_limit(context: Context, principal: Principal, fields: list[str]) -> GraphQLError | None:
+async def _rate_limit(context: Context, principal: Principal, calls: Counter[str]) -> GraphQLError | None:
     """Count each rate-limited field of the operation (twice if it appears twice) against the caller."""
     subject = str(principal.token_id or principal.name)
-    for field, cost in Counter(field for field in fields if field in RATE_LIMITS).items():
+    for field, cost in calls.items():
+        if field not in RATE_LIMITS:
+            continue
         limit = RATE_LIMITS[field](context.resources.settings)
         verdict = await context.rate_limiter.hit(f"{field}:{subject}", cost=cost, limit=limit, window_s=RATE_WINDOW_S)
         if not verdict.allowed:

@@ -1,14 +1,27 @@
-"""Depth and alias limits, checked once per distinct document and before execution.
+"""Size limits on a document, checked in time linear in its size, before it is validated or executed.
 
-Strawberry's QueryDepthLimiter and MaxAliasesLimiter add validation rules per operation, which defeats
-ValidationCache: measured here, each added ~1.1 ms to an operation that otherwise costs ~0.1 ms. The
-same two numbers are a pure function of the query text, so they are computed once per text and kept.
+What a document costs to execute is set by what it expands to, not by its length: a fragment spread
+twice is resolved twice, so ``fragment F1 on Query { ...F2 ...F2 } fragment F2 on Query { ...F3 ...F3 } …``
+doubles its fields with every fragment, and 20 of them (824 bytes) expand to half a million fields.
+Here each fragment is measured once and the result reused at every spread (fragments are measured in
+dependency order, a spread that closes a cycle counts nothing: validation refuses cycles anyway), so
+measuring is linear in the document's size whatever it expands to, and a document whose expansion
+exceeds a limit is refused before any step that grows with the expansion.
+
+Validation comes after these checks, and one of graphql-core's rules (OverlappingFieldsCanBeMerged)
+compares every pair of fields that share a response name: ``{ machines { id } machines { id } … }``
+with 800 repetitions took 15 s to be refused under graphql-core's default work budget (500,000
+comparisons). ``VALIDATION_BUDGET`` lowers that budget to what an ordinary document never reaches
+(the dashboard's operations and the standard introspection query spend none of it) and keeps the
+worst refusal within a few tens of milliseconds. The same is done for the budget of shared fragments.
+
+The measures are kept per query text: clients send few distinct documents many times.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
+from dataclasses import dataclass
 
 from graphql import (
     DocumentNode,
@@ -19,85 +32,169 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    parse,
 )
-from graphql.error import GraphQLSyntaxError
-from strawberry.extensions import SchemaExtension
+from graphql.validation import validation_context
+from graphql.validation.rules import overlapping_fields_can_be_merged
+from strawberry.extensions import ValidationCache
 
 from graphql_schema.engine.constants import DOCUMENT_CACHE_SIZE
-from graphql_schema.engine.refusals import refuse
+
+#: Units of graphql-core's OverlappingFieldsCanBeMerged budget (about one per pair of same-named fields
+#: compared): ~20 µs each for fields with sub-selections, measured here, so the worst refusal costs ~40 ms.
+VALIDATION_BUDGET = 2_000
+#: graphql-core's budget of work on fragments shared between operations (spreads and variable usages).
+FRAGMENT_WORK_BUDGET = 5_000
+overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = VALIDATION_BUDGET
+validation_context.MAX_FRAGMENT_WORK = FRAGMENT_WORK_BUDGET
+
+ABORTED = "Validation aborted."
+TOO_MANY_ERRORS = "Too many validation errors, error limit reached. Validation aborted."
+ABORT_EXPLAINED = (
+    "The document is too costly to validate: fields that share a response name in one selection are compared "
+    "pairwise, and this document repeats them too often (or nests shared fragments too deeply). Select each "
+    "field once per selection (merge repeated fields, or give them distinct aliases) and split large documents."
+)
+TOO_MANY_ERRORS_EXPLAINED = (
+    "Validation stopped after 100 errors: the errors above are the first 100. Fix them and send the document again."
+)
 
 
-@lru_cache(maxsize=DOCUMENT_CACHE_SIZE)
-def measure(query: str) -> tuple[int, int]:
-    """(deepest field nesting, number of aliased fields) of every operation in ``query``."""
-    try:
-        document = parse(query)
-    except GraphQLSyntaxError:
-        return 0, 0  # the parser reports it with a proper location
-    return _measure(document)
+@dataclass(frozen=True, slots=True)
+class Size:
+    """What a selection expands to, fragments spread in place as they would execute."""
+
+    depth: int = 0
+    aliases: int = 0
+    fields: int = 0
+
+    def __add__(self, other: Size) -> Size:
+        return Size(max(self.depth, other.depth), self.aliases + other.aliases, self.fields + other.fields)
 
 
-def _measure(document: DocumentNode) -> tuple[int, int]:
-    fragments = {node.name.value: node for node in document.definitions if isinstance(node, FragmentDefinitionNode)}
-    depth = 0
-    aliases = 0
+NOTHING = Size()
+
+
+def measure(document: DocumentNode) -> Size:
+    """Deepest nesting of any operation, and aliases and fields summed over all of them, in linear time."""
+    fragments: dict[str, FragmentDefinitionNode] = {}
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            fragments.setdefault(definition.name.value, definition)
+    sizes: dict[str, Size] = {}
+    for name in dependency_order(fragments):
+        sizes[name] = _size(fragments[name].selection_set, sizes)
+    total = NOTHING
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
-            depth = max(depth, _depth(definition.selection_set, fragments, frozenset()))
-            aliases += sum(1 for field in _fields(definition.selection_set, fragments, frozenset()) if field.alias)
-    return depth, aliases
+            total += _size(definition.selection_set, sizes)
+    return total
 
 
-def _depth(
-    selections: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str]
-) -> int:
-    if selections is None:
-        return 0
-    deepest = 0
-    for node in selections.selections:
+def _size(selections: SelectionSetNode | None, fragments: dict[str, Size]) -> Size:
+    """The size of ``selections``; a spread of a fragment not (yet) in ``fragments`` counts nothing."""
+    total = NOTHING
+    for node in selections.selections if selections is not None else ():
         if isinstance(node, FieldNode):
-            deepest = max(deepest, 1 + _depth(node.selection_set, fragments, seen))
+            inner = _size(node.selection_set, fragments)
+            total += Size(1 + inner.depth, inner.aliases + (node.alias is not None), 1 + inner.fields)
         elif isinstance(node, InlineFragmentNode):
-            deepest = max(deepest, _depth(node.selection_set, fragments, seen))
-        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments and node.name.value not in seen:
-            fragment = fragments[node.name.value]
-            deepest = max(deepest, _depth(fragment.selection_set, fragments, seen | {node.name.value}))
-    return deepest
+            total += _size(node.selection_set, fragments)
+        elif isinstance(node, FragmentSpreadNode):
+            total += fragments.get(node.name.value, NOTHING)
+    return total
 
 
-def _fields(
-    selections: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str]
-) -> Iterator[FieldNode]:
-    """Every field as executed: a fragment spread twice counts twice, as it is resolved twice."""
-    if selections is None:
-        return
-    for node in selections.selections:
-        if isinstance(node, FieldNode):
-            yield node
-            yield from _fields(node.selection_set, fragments, seen)
-        elif isinstance(node, InlineFragmentNode):
-            yield from _fields(node.selection_set, fragments, seen)
-        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments and node.name.value not in seen:
-            yield from _fields(fragments[node.name.value].selection_set, fragments, seen | {node.name.value})
+def dependency_order(fragments: dict[str, FragmentDefinitionNode]) -> list[str]:
+    """Fragment names, each after every fragment it spreads (an iterative depth-first post-order)."""
+    order: list[str] = []
+    state: dict[str, bool] = {}  # False while on the stack, True once placed
+    for root in fragments:
+        if root in state:
+            continue
+        state[root] = False
+        stack = [(root, iter(_spreads(fragments[root].selection_set)))]
+        while stack:
+            name, pending = stack[-1]
+            following = next((spread for spread in pending if spread in fragments and spread not in state), None)
+            if following is None:
+                stack.pop()
+                state[name] = True
+                order.append(name)
+            else:
+                state[following] = False
+                stack.append((following, iter(_spreads(fragments[following].selection_set))))
+    return order
 
 
-class OperationLimits(SchemaExtension):
-    """Rejects over-deep and alias-heavy operations before any resolver runs."""
+def _spreads(selections: SelectionSetNode | None) -> Iterator[str]:
+    for node in selections.selections if selections is not None else ():
+        if isinstance(node, FragmentSpreadNode):
+            yield node.name.value
+        elif isinstance(node, FieldNode | InlineFragmentNode):
+            yield from _spreads(node.selection_set)
 
-    def __init__(self, *, max_depth: int, max_aliases: int) -> None:
+
+class DocumentLimits(ValidationCache):
+    """Refuses documents over the size limits before validating them; validates (cached) the others.
+
+    Refusing here, in the validation phase, covers queries, mutations and subscriptions alike, and comes
+    before access control: the limits protect the server from anyone who can reach it.
+    """
+
+    def __init__(self, *, max_depth: int, max_aliases: int, max_fields: int) -> None:
+        super().__init__(maxsize=DOCUMENT_CACHE_SIZE)
         self.max_depth = max_depth
         self.max_aliases = max_aliases
+        self.max_fields = max_fields
 
-    def on_execute(self) -> Iterator[None]:
-        query = self.execution_context.query
-        if query is not None:
-            depth, aliases = measure(query)
-            problem = None
-            if depth > self.max_depth:
-                problem = f"query depth {depth} exceeds the limit of {self.max_depth}"
-            elif aliases > self.max_aliases:
-                problem = f"{aliases} aliases exceed the limit of {self.max_aliases}"
-            if problem is not None:
-                refuse(self.execution_context, GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"}))
+    def on_validate(self) -> Iterator[None]:
+        execution_context = self.execution_context
+        document = execution_context.graphql_document
+        assert document is not None  # the validation phase starts only once the document parsed
+        problem = self.problem(_measured(execution_context.query or "", document))
+        if problem is not None:
+            execution_context.pre_execution_errors = [GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"})]
+        else:
+            errors = self.cached_validate_document(
+                execution_context.schema._schema, document, execution_context.validation_rules
+            )
+            execution_context.pre_execution_errors = [_explained(error) for error in errors]
         yield
+
+    def problem(self, size: Size) -> str | None:
+        if size.depth > self.max_depth:
+            return f"query depth {size.depth} exceeds the limit of {self.max_depth}"
+        if size.aliases > self.max_aliases:
+            return f"{size.aliases} aliases exceed the limit of {self.max_aliases}"
+        if size.fields > self.max_fields:
+            return (
+                f"the document selects {_count(size.fields)} fields once its fragments are expanded, over the limit "
+                f"of {self.max_fields}; a fragment spread twice counts twice: select fewer fields or split the document"
+            )
+        return None
+
+
+def _count(number: int) -> str:
+    """Expansions grow exponentially; a count of hundreds of digits says less than its order of magnitude."""
+    return f"{number:,}" if number < 10**12 else f"about 10^{len(str(number)) - 1}"
+
+
+_MEASURED: dict[str, Size] = {}
+
+
+def _measured(query: str, document: DocumentNode) -> Size:
+    """``measure(document)``, kept per query text (the text's parsed document is cached too)."""
+    size = _MEASURED.get(query)
+    if size is None:
+        if len(_MEASURED) >= DOCUMENT_CACHE_SIZE:
+            _MEASURED.clear()
+        size = _MEASURED[query] = measure(document)
+    return size
+
+
+def _explained(error: GraphQLError) -> GraphQLError:
+    """graphql-core's abort messages, replaced by what caused the abort and how to avoid it."""
+    explanation = {ABORTED: ABORT_EXPLAINED, TOO_MANY_ERRORS: TOO_MANY_ERRORS_EXPLAINED}.get(error.message)
+    if explanation is None:
+        return error
+    return GraphQLError(explanation, extensions={**(error.extensions or {}), "code": "BAD_USER_INPUT"})

@@ -6,8 +6,6 @@ about resolvers, so they stay correct however the resolvers change.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -19,6 +17,8 @@ from graphql import (
     get_operation_ast,
 )
 
+from graphql_schema.engine.limits import dependency_order
+
 ROOT_TYPE_NAMES: dict[OperationType, str] = {
     OperationType.QUERY: "Query",
     OperationType.MUTATION: "Mutation",
@@ -26,26 +26,46 @@ ROOT_TYPE_NAMES: dict[OperationType, str] = {
 }
 
 
-def root_field_nodes(document: DocumentNode, operation_name: str | None) -> tuple[str, list[FieldNode]]:
-    """(root type name, root field nodes in document order) of the operation that will run.
+#: A root field node and how many times the operation runs it (a fragment spread twice runs its fields twice).
+RootField = tuple[FieldNode, int]
 
-    A fragment spread twice yields its fields twice, as they are executed twice; fields under
-    ``@skip``/``@include`` are kept, so the answer errs on the side of more fields.
+
+def root_field_nodes(document: DocumentNode, operation_name: str | None) -> tuple[str, list[RootField]]:
+    """(root type name, root field nodes in order of first appearance, each with its count) of the operation.
+
+    Fields under ``@skip``/``@include`` are kept, so the answer errs on the side of more fields. Each
+    fragment is resolved once, in dependency order, so the cost stays linear in the document's size
+    even when spreads multiply the fields exponentially (a spread closing a cycle adds nothing).
     """
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return "", []
-    fragments = {node.name.value: node for node in document.definitions if isinstance(node, FragmentDefinitionNode)}
-    return ROOT_TYPE_NAMES[operation.operation], list(_fields(operation.selection_set, fragments, frozenset()))
+    fragments: dict[str, FragmentDefinitionNode] = {}
+    for node in document.definitions:
+        if isinstance(node, FragmentDefinitionNode):
+            fragments.setdefault(node.name.value, node)
+    resolved: dict[str, _Counts] = {}
+    for name in dependency_order(fragments):
+        resolved[name] = _counts(fragments[name].selection_set, resolved)
+    return ROOT_TYPE_NAMES[operation.operation], list(_counts(operation.selection_set, resolved).values())
 
 
-def _fields(
-    selections: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str]
-) -> Iterator[FieldNode]:
+_Counts = dict[int, RootField]  # keyed by the node's identity: equal-looking fields elsewhere are other nodes
+
+
+def _counts(selections: SelectionSetNode, fragments: dict[str, _Counts]) -> _Counts:
+    found: _Counts = {}
     for node in selections.selections:
         if isinstance(node, FieldNode):
-            yield node
+            _add(found, {id(node): (node, 1)})
         elif isinstance(node, InlineFragmentNode):
-            yield from _fields(node.selection_set, fragments, seen)
-        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments and node.name.value not in seen:
-            yield from _fields(fragments[node.name.value].selection_set, fragments, seen | {node.name.value})
+            _add(found, _counts(node.selection_set, fragments))
+        elif isinstance(node, FragmentSpreadNode):
+            _add(found, fragments.get(node.name.value, {}))
+    return found
+
+
+def _add(into: _Counts, more: _Counts) -> None:
+    for key, (node, count) in more.items():
+        previous = into.get(key)
+        into[key] = (node, count + (previous[1] if previous is not None else 0))
