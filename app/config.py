@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     #: Largest ``ingestReadings`` batch; larger loads go through ``kilowatch import``.
     max_ingest_batch: int = Field(default=50_000, gt=0)
+    #: Clock-skew tolerance of ingest: a reading stamped later than now plus this many seconds is refused
+    #: (a meter with a wrong clock or time zone), whichever way it arrives (API or CSV import).
+    future_tolerance_s: float = Field(default=300.0, ge=0)
     #: Upper bound for every ``limit`` argument of list queries.
     max_list_limit: int = Field(default=1_000, gt=0)
     #: Most points a trend query returns; longer histories are bucketed on the server.

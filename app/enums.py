@@ -45,6 +45,7 @@ class AlertType(StrEnum):
     DEGRADATION = "degradation"
     TRAINING_FAILED = "training_failed"
     AB_TEST_COMPLETED = "ab_test_completed"
+    DATA_QUALITY = "data_quality"
 
 
 class Severity(StrEnum):

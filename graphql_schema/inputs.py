@@ -83,6 +83,11 @@ class MonitoringPolicyInput:
     clear_windows: int | None = strawberry.UNSET
     drift_window_days: float | None = strawberry.UNSET
     promote_ab_winner: bool | None = strawberry.UNSET
+    gap_intervals: float | None = strawberry.UNSET
+    stuck_hours: float | None = strawberry.UNSET
+    jump_factor: float | None = strawberry.UNSET
+    drift_impact_warning: float | None = strawberry.UNSET
+    drift_impact_critical: float | None = strawberry.UNSET
 
 
 def _reading_from_input(cls: type[ReadingInput], value: Mapping[str, Any], _: InputContext) -> ReadingInput:

@@ -56,7 +56,8 @@ class Mutation:
             (item.timestamp, item.energy_kwh, item.production_units, item.outdoor_temp_c, item.is_anomaly)
             for item in readings
         ]
-        ingest.check_batch(rows, lambda index: f"readings[{index}]")
+        latest = ingest.latest_accepted(info.context.resources.settings.future_tolerance_s)
+        ingest.check_batch(rows, lambda index: f"readings[{index}]", latest)
         async with info.context.write() as session:
             await machines.require(session, machine_id)
             result = await ingest.upsert_readings(session, machine_id, rows)

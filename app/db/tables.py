@@ -85,6 +85,8 @@ class Machine(Base):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    #: Newest reading the data-quality check has seen (monitoring checks only what came after, plus a look-back).
+    quality_checked_to: Mapped[datetime | None]
 
 
 class EnergyReading(Base):
@@ -304,6 +306,11 @@ class MonitoringPolicy(Base):
     clear_windows: Mapped[int] = mapped_column(sa.Integer)
     drift_window_days: Mapped[float] = mapped_column(sa.Float)
     promote_ab_winner: Mapped[bool] = mapped_column(sa.Boolean)
+    gap_intervals: Mapped[float] = mapped_column(sa.Float)
+    stuck_hours: Mapped[float] = mapped_column(sa.Float)
+    jump_factor: Mapped[float] = mapped_column(sa.Float)
+    drift_impact_warning: Mapped[float] = mapped_column(sa.Float)
+    drift_impact_critical: Mapped[float] = mapped_column(sa.Float)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_by: Mapped[str | None] = mapped_column(sa.String(200))
 

@@ -25,6 +25,21 @@ class MonitoringPolicy:
     clear_windows: int = strawberry.field(description="Clear windows in a row before an alert resolves itself.")
     drift_window_days: float = strawberry.field(description="Recent history compared with the training profile.")
     promote_ab_winner: bool = strawberry.field(description="Whether an A/B test's winner becomes champion.")
+    gap_intervals: float = strawberry.field(
+        description="Data quality: a silence longer than this many usual reading intervals is a gap."
+    )
+    stuck_hours: float = strawberry.field(
+        description="Data quality: identical readings for longer than this (hours) are a stuck sensor."
+    )
+    jump_factor: float = strawberry.field(
+        description="Data quality: a step beyond this many times the machine's usual largest step is implausible."
+    )
+    drift_impact_warning: float = strawberry.field(
+        description="Data drift: implied prediction shift, in the model's residual SDs, for a WARNING."
+    )
+    drift_impact_critical: float = strawberry.field(
+        description="Data drift: implied prediction shift, in the model's residual SDs, for a CRITICAL."
+    )
     is_default: bool = strawberry.field(description="True when no policy was stored and the defaults apply.")
 
     @classmethod
@@ -46,5 +61,10 @@ class MonitoringPolicy:
             clear_windows=settings.clear_windows,
             drift_window_days=settings.drift_window_days,
             promote_ab_winner=settings.promote_ab_winner,
+            gap_intervals=settings.gap_intervals,
+            stuck_hours=settings.stuck_hours,
+            jump_factor=settings.jump_factor,
+            drift_impact_warning=settings.drift_impact_warning,
+            drift_impact_critical=settings.drift_impact_critical,
             is_default=not policy.stored,
         )

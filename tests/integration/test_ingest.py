@@ -13,7 +13,7 @@ from tests.support import data_of, error_of, graphql
 INGEST = """mutation($id: UUID!, $readings: [ReadingInput!]!) {
   ingestReadings(machineId: $id, readings: $readings) { machineId inserted updated } }"""
 STATS = "query($id: UUID!) { machine(id: $id) { readingsCount firstReadingAt lastReadingAt } }"
-START = datetime(2026, 1, 1, tzinfo=UTC)
+START = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 async def _machine(client: httpx.AsyncClient, name: str = "Press") -> str:
@@ -71,7 +71,7 @@ async def test_overlapping_batch_counts_inserted_and_updated_and_stores_new_valu
         (7, "productionUnits", -5.0, "readings[7]: productionUnits"),
         (2, "outdoorTempC", 400.0, "readings[2]: outdoorTempC"),
         (4, "timestamp", "2026-01-01T04:00:00", "readings[4]: timestamp must include a UTC offset"),
-        (5, "timestamp", START.isoformat(), "readings[5]: timestamp 2026-01-01T00:00:00+00:00 repeats readings[0]"),
+        (5, "timestamp", START.isoformat(), "readings[5]: timestamp 2020-01-01T00:00:00+00:00 repeats readings[0]"),
     ],
 )
 async def test_one_bad_reading_rejects_the_whole_batch(
@@ -118,3 +118,21 @@ async def test_oversized_batch_is_refused_before_anything_is_written(
 
     assert f"at most {settings.max_ingest_batch}" in error["message"]
     assert await _count(client, machine_id) == 0
+
+
+async def test_a_reading_beyond_the_clock_skew_tolerance_is_refused(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    settings.future_tolerance_s = 600.0
+    machine_id = await _machine(client)
+    now = datetime.now(UTC)
+    within = [{"timestamp": (now + timedelta(seconds=300)).isoformat(), "energyKwh": 1.0}]
+    beyond = [*_readings(3), {"timestamp": (now + timedelta(hours=2)).isoformat(), "energyKwh": 1.0}]
+
+    accepted = data_of(await graphql(client, INGEST, {"id": machine_id, "readings": within}))["ingestReadings"]
+    error = error_of(await graphql(client, INGEST, {"id": machine_id, "readings": beyond}), "BAD_USER_INPUT")
+
+    assert accepted["inserted"] == 1
+    assert "readings[3]: timestamp" in error["message"] and "in the future" in error["message"]
+    assert error["extensions"]["field"] == "readings[3].timestamp"
+    assert await _count(client, machine_id) == 1

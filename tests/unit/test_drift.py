@@ -79,17 +79,30 @@ def test_false_alarm_rate_of_small_windows_stays_below_alpha() -> None:
     assert alarms / trials <= 0.06
 
 
-def test_temperature_regime_shift_flags_temperature_but_not_unchanged_production() -> None:
+def test_weather_inside_the_training_range_is_info_and_beyond_it_a_warning() -> None:
     rng = np.random.default_rng(4)
     profile = build_reference_profile(_energy_drivers(rng, 8760))
-    heat_wave = _energy_drivers(rng, 24 * 30, temperature_shift=6.0)
-    report = compare_to_profile(profile, heat_wave)
-    by_name = {result.feature: result for result in report.features}
-    assert by_name["outdoor_temp_c"].drifted
-    assert by_name["outdoor_temp_c"].severity is Severity.CRITICAL
-    assert not by_name["production_units"].drifted
-    assert report.detected
-    assert report.drift_score == pytest.approx(by_name["outdoor_temp_c"].psi)
+    warm_month = compare_to_profile(profile, _energy_drivers(rng, 24 * 30, temperature_shift=6.0))
+    heat_wave = compare_to_profile(profile, _energy_drivers(rng, 24 * 30, temperature_shift=15.0))
+
+    warm = {result.feature: result for result in warm_month.features}
+    assert warm["outdoor_temp_c"].severity is Severity.INFO and not warm["outdoor_temp_c"].drifted
+    assert "the model has seen" in warm["outdoor_temp_c"].explanation
+    assert not warm["production_units"].drifted and not warm_month.detected
+    assert warm_month.drift_score == pytest.approx(warm["outdoor_temp_c"].psi)
+    hot = {result.feature: result for result in heat_wave.features}["outdoor_temp_c"]
+    assert hot.drifted and hot.method is DriftMethod.ENVELOPE and hot.envelope_share > 0.2
+    assert f"{hot.envelope_share:.0%} of readings outside the training range" in hot.explanation
+    assert heat_wave.detected and heat_wave.severity is Severity.WARNING
+
+
+def test_a_driver_change_without_a_model_keeps_the_distribution_rule() -> None:
+    rng = np.random.default_rng(4)
+    profile = build_reference_profile(_energy_drivers(rng, 8760))
+    busier = _energy_drivers(rng, 24 * 30)
+    busier["production_units"] = busier["production_units"] * 1.3
+    result = {r.feature: r for r in compare_to_profile(profile, busier).features}["production_units"]
+    assert result.drifted and result.impact is None
 
 
 def test_large_shift_is_critical_and_reports_its_deciding_statistic() -> None:

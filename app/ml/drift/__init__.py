@@ -5,6 +5,8 @@ The public entry point; the work is done in
 * ``drift_statistics`` — KS, Wasserstein and PSI from sorted arrays (one sort per column);
 * ``drift_profile``    — the bounded, JSON-serialisable reference profile of a model version;
 * ``drift_data``       — per-feature statistics and the sample-size-aware verdict;
+* ``drift_seasonal``   — the same weeks of training as reference, and a feature's impact on predictions;
+* ``drift_verdict``    — the model-aware verdict of a window (what a change means to the model);
 * ``drift_concept``    — error-metric degradation over consecutive windows and a residual CUSUM.
 
 The method and its decision rule are explained for users in ``docs/drift.md``.
@@ -28,7 +30,6 @@ from app.ml.drift.data import (
     FeatureDrift,
     Severity,
     compare_arrays,
-    compare_to_profile,
 )
 from app.ml.drift.profile import (
     PROFILE_VERSION,
@@ -36,6 +37,7 @@ from app.ml.drift.profile import (
     build_reference_profile,
     read_reference_profile,
 )
+from app.ml.drift.verdict import compare_to_profile
 
 __all__ = [
     "PROFILE_VERSION",

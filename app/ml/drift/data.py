@@ -18,7 +18,6 @@ Decision rule (the same at every sample size, see docs/drift.md):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from app.ml.drift.profile import FeatureProfile, read_reference_profile
+from app.ml.drift.profile import FeatureProfile
 from app.ml.drift.statistics import (
     bin_counts,
     ks_critical_value,
@@ -39,8 +38,28 @@ from app.ml.drift.statistics import (
 
 class Severity(StrEnum):
     NONE = "none"
+    #: Changed, but in a way the model has seen or does not care about: reported, never alerted.
+    INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
+
+
+class Role(StrEnum):
+    """How a profiled column relates to the model, which decides how far its drift can escalate."""
+
+    #: The model's target (energy): its change is concept drift's business, so data drift reports it as INFO.
+    TARGET = "target"
+    #: Weather: seasonal by nature; matters only outside the range the model was trained on.
+    WEATHER = "weather"
+    #: Any other driver (production): matters when outside training support or when it moves predictions.
+    DRIVER = "driver"
+
+
+class Reference(StrEnum):
+    """What a feature's window was compared with."""
+
+    SAME_WEEKS = "same_weeks"
+    TRAINING = "training"
 
 
 class DriftMethod(StrEnum):
@@ -50,10 +69,14 @@ class DriftMethod(StrEnum):
     KS = "ks"
     WASSERSTEIN = "wasserstein"
     ENVELOPE = "envelope"
+    #: The implied prediction shift in residual SDs (``seasonal.impact``).
+    IMPACT = "impact"
 
 
-#: Severities from least to most severe; a severity's index is its level.
-_SEVERITIES: tuple[Severity, ...] = (Severity.NONE, Severity.WARNING, Severity.CRITICAL)
+#: Levels of the distribution-change rule (none, warning, critical) before role and impact are applied.
+CHANGE_LEVELS: tuple[Severity, ...] = (Severity.NONE, Severity.WARNING, Severity.CRITICAL)
+#: Severities from least to most severe.
+SEVERITIES: tuple[Severity, ...] = (Severity.NONE, Severity.INFO, Severity.WARNING, Severity.CRITICAL)
 
 
 @dataclass(frozen=True)
@@ -67,10 +90,13 @@ class DataDriftThresholds:
     #: Wasserstein distance divided by the reference standard deviation, i.e. in reference SDs.
     wasserstein_threshold: float = 0.1
     wasserstein_critical: float = 0.5
-    #: Half-width of the driver envelope beyond the training range, in reference SDs.
-    envelope_sd: float = 3.0
-    #: Largest tolerated share of current values outside the envelope.
+    #: Half-width of the training support beyond the training range, in training SDs.
+    envelope_sd: float = 0.5
+    #: Largest tolerated share of current values outside the training support.
     envelope_share: float = 0.01
+    #: Implied prediction shift, in residual SDs of the model, for a driver's change to warn and to be critical.
+    impact_warning: float = 2.0
+    impact_critical: float = 4.0
 
     def __post_init__(self) -> None:
         if not 0 < self.psi_warning <= self.psi_critical:
@@ -81,6 +107,8 @@ class DataDriftThresholds:
             raise ValueError("ks_alpha must lie in (0, 1)")
         if self.envelope_sd < 0 or not 0 <= self.envelope_share < 1:
             raise ValueError("need envelope_sd >= 0 and 0 <= envelope_share < 1")
+        if not 0 < self.impact_warning <= self.impact_critical:
+            raise ValueError("need 0 < impact_warning <= impact_critical")
 
 
 @dataclass(frozen=True)
@@ -115,14 +143,25 @@ class FeatureDrift:
     bin_edges: tuple[float, ...]
     reference_proportions: tuple[float, ...]
     current_proportions: tuple[float, ...]
+    role: Role = Role.DRIVER
+    reference: Reference = Reference.TRAINING
+    #: Training support ``[min - k*SD, max + k*SD]`` of the whole training window.
+    support_low: float = -math.inf
+    support_high: float = math.inf
+    #: Mean prediction shift the change implies, in residual SDs (None when not measured).
+    impact: float | None = None
+    #: The verdict in plain words.
+    explanation: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types (lists for tuples, strings for enums)."""
+        """Plain JSON types (lists for tuples, strings for enums, None for infinite bounds)."""
         data = asdict(self)
         for name in ("bin_edges", "reference_proportions", "current_proportions"):
             data[name] = list(data[name])
-        data["method"] = self.method.value
-        data["severity"] = self.severity.value
+        for name in ("method", "severity", "role", "reference"):
+            data[name] = getattr(self, name).value
+        for name in ("support_low", "support_high"):
+            data[name] = data[name] if math.isfinite(data[name]) else None
         return data
 
 
@@ -151,30 +190,6 @@ class DataDriftReport:
         }
 
 
-def compare_to_profile(
-    profile: Mapping[str, Any],
-    current: Mapping[str, ArrayLike],
-    thresholds: DataDriftThresholds | None = None,
-) -> DataDriftReport:
-    """Data drift of each profiled feature of ``current`` (non-finite values dropped)."""
-    thresholds = thresholds or DataDriftThresholds()
-    references = read_reference_profile(profile)
-    samples = {name: sorted_finite(current[name]) for name in references if name in current}
-    compared = [name for name, values in samples.items() if values.size]
-    skipped = [name for name in references if name not in compared]
-    skipped += [name for name in current if name not in references]
-    alpha = thresholds.ks_alpha / max(len(compared), 1)
-    results = tuple(_compare(name, references[name], samples[name], thresholds, alpha) for name in compared)
-    levels = [_SEVERITIES.index(result.severity) for result in results]
-    return DataDriftReport(
-        features=results,
-        drift_score=max((result.psi for result in results), default=0.0),
-        detected=any(result.drifted for result in results),
-        severity=_SEVERITIES[max(levels, default=0)],
-        skipped=tuple(skipped),
-    )
-
-
 def compare_arrays(
     reference: ArrayLike,
     current: ArrayLike,
@@ -193,10 +208,10 @@ def compare_arrays(
     if sorted_reference.size == 0 or sorted_current.size == 0:
         raise ValueError("both samples need at least one finite value")
     profile = FeatureProfile.from_sorted(sorted_reference, sketch_size=sorted_reference.size)
-    return _compare(feature, profile, sorted_current, thresholds, thresholds.ks_alpha)
+    return compare_feature(feature, profile, sorted_current, thresholds, thresholds.ks_alpha)
 
 
-def _compare(
+def compare_feature(
     feature: str,
     reference: FeatureProfile,
     current: np.ndarray,
@@ -243,7 +258,7 @@ def _compare(
         p_value=p_value if decisive.method is DriftMethod.KS else None,
         threshold=decisive.threshold,
         drifted=decisive.level > 0,
-        severity=_SEVERITIES[decisive.level],
+        severity=CHANGE_LEVELS[decisive.level],
         psi=psi,
         ks_statistic=distances.ks_statistic,
         ks_p_value=p_value,
@@ -276,7 +291,7 @@ class _Candidate:
 
     @property
     def level(self) -> int:
-        """Index into ``_SEVERITIES`` of the threshold this reading reached."""
+        """Index into ``SEVERITIES`` of the threshold this reading reached."""
         if self.statistic >= self.critical:
             return 2
         reached = self.statistic > self.warning if self.strict else self.statistic >= self.warning

@@ -15,15 +15,20 @@ default 1,000 points, below the KS noise of any window under a million rows).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 
 from app.ml.drift.statistics import bin_counts, sorted_finite, sorted_quantiles
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
+#: Profiles of version 1 have no weeks of the year; they are read as such (compared with all of training).
+READABLE_VERSIONS = (1, 2)
+#: Points kept per ISO week of the year: the training distribution of that week (see ``app.ml.drift.seasonal``).
+WEEK_SKETCH_SIZE = 48
 DEFAULT_SKETCH_SIZE = 1000
 #: Ten reference-decile bins: the binning the usual PSI thresholds (0.1 / 0.25) were calibrated on.
 DEFAULT_BIN_COUNT = 10
@@ -45,6 +50,8 @@ class FeatureProfile:
     bin_counts: np.ndarray
     #: Sorted equal-weight points standing in for the training sample.
     sketch: np.ndarray
+    #: ISO week of the year -> (training rows in that week, sorted sketch of them); empty without timestamps.
+    weeks: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
 
     @property
     def is_exact(self) -> bool:
@@ -86,7 +93,9 @@ class FeatureProfile:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (the profile goes into a database JSON column)."""
+        weeks = {str(week): {"count": count, "sketch": sketch.tolist()} for week, (count, sketch) in self.weeks.items()}
         return {
+            **({"weeks": weeks} if weeks else {}),
             "count": self.count,
             "mean": self.mean,
             "std": self.std,
@@ -111,6 +120,10 @@ class FeatureProfile:
             bin_edges=np.asarray(data["bin_edges"], dtype=np.float64),
             bin_counts=np.asarray(data["bin_counts"], dtype=np.int64),
             sketch=np.asarray(data["sketch"], dtype=np.float64),
+            weeks={
+                int(week): (int(part["count"]), np.asarray(part["sketch"], dtype=np.float64))
+                for week, part in data.get("weeks", {}).items()
+            },
         )
         consistent = (
             profile.count > 0
@@ -128,28 +141,48 @@ class FeatureProfile:
 def build_reference_profile(
     features: Mapping[str, ArrayLike],
     *,
+    index: pd.DatetimeIndex | None = None,
     sketch_size: int = DEFAULT_SKETCH_SIZE,
     bin_count: int = DEFAULT_BIN_COUNT,
 ) -> dict[str, Any]:
     """JSON-serialisable profile of each feature's training values.
 
     Non-finite values (missing readings) are dropped; a feature left without data is skipped, so
-    a machine that never reports a driver simply has no profile for it.
+    a machine that never reports a driver simply has no profile for it. With the rows' timestamps
+    (``index``), each feature also keeps a small sketch per ISO week of the year, so that a
+    monitoring window can later be compared with the same weeks of training (``seasonal``).
     """
     if sketch_size < 1 or bin_count < 2:
         raise ValueError("sketch_size must be >= 1 and bin_count >= 2")
+    week_numbers = index.isocalendar().week.to_numpy(dtype=np.int64) if index is not None else None
     profiles: dict[str, Any] = {}
     for name, values in features.items():
         sorted_values = sorted_finite(values)
         if sorted_values.size:
-            profiles[name] = FeatureProfile.from_sorted(sorted_values, sketch_size, bin_count).to_dict()
+            profile = FeatureProfile.from_sorted(sorted_values, sketch_size, bin_count)
+            if week_numbers is not None:
+                profile = replace(profile, weeks=_week_sketches(np.asarray(values, dtype=float), week_numbers))
+            profiles[name] = profile.to_dict()
     return {"version": PROFILE_VERSION, "features": profiles}
+
+
+def _week_sketches(values: np.ndarray, week_numbers: np.ndarray) -> dict[int, tuple[int, np.ndarray]]:
+    weeks = {}
+    for week in np.unique(week_numbers):
+        sorted_values = sorted_finite(values[week_numbers == week])
+        if sorted_values.size:
+            levels = (np.arange(WEEK_SKETCH_SIZE) + 0.5) / WEEK_SKETCH_SIZE
+            sketch = (
+                sorted_values if sorted_values.size <= WEEK_SKETCH_SIZE else sorted_quantiles(sorted_values, levels)
+            )
+            weeks[int(week)] = (int(sorted_values.size), sketch)
+    return weeks
 
 
 def read_reference_profile(profile: Mapping[str, Any]) -> dict[str, FeatureProfile]:
     """Parse a stored profile; an unknown version is an error rather than a silent misreading."""
     version = profile.get("version")
-    if version != PROFILE_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ValueError(f"unsupported reference profile version {version!r} (expected {PROFILE_VERSION})")
     return {name: FeatureProfile.from_dict(data) for name, data in profile["features"].items()}
 

@@ -19,7 +19,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,11 +79,27 @@ def check_reading(row: ReadingRow, where: str) -> None:
         )
 
 
-def check_batch(rows: Sequence[ReadingRow], label: Callable[[int], str]) -> None:
-    """Every row valid and no instant twice: a batch with a duplicate is ambiguous, so it is refused."""
+def latest_accepted(future_tolerance_s: float, now: datetime | None = None) -> datetime:
+    """The latest timestamp ingest accepts: now plus the clock-skew tolerance."""
+    return (now or datetime.now(UTC)) + timedelta(seconds=future_tolerance_s)
+
+
+def check_not_future(ts: datetime, latest: datetime, where: str) -> None:
+    """A reading from the future is a meter clock or time-zone error; stored, it would pass for the newest data."""
+    if ts > latest:
+        raise InvalidInput(
+            f"{where}: timestamp {ts.isoformat()} lies in the future (later than {latest.isoformat()}, "
+            "now plus the clock-skew tolerance); check the meter's clock and time zone",
+            field=f"{where}.timestamp",
+        )
+
+
+def check_batch(rows: Sequence[ReadingRow], label: Callable[[int], str], latest: datetime) -> None:
+    """Every row valid, none beyond ``latest`` and no instant twice (a duplicate is ambiguous), else refused."""
     first_seen: dict[datetime, int] = {}
     for index, row in enumerate(rows):
         check_reading(row, label(index))
+        check_not_future(row[0], latest, label(index))
         if (earlier := first_seen.setdefault(row[0], index)) != index:
             raise InvalidInput(
                 f"{label(index)}: timestamp {row[0].isoformat()} repeats {label(earlier)}",

@@ -138,7 +138,8 @@ def _fit_and_compare(
         improvement, promote = comparison.relative_change, comparison.candidate_better
     columns = [column for column in ("energy_kwh", *outcome.model.features) if column in frame.columns]
     profile = build_reference_profile(
-        {column: frame[column].to_numpy(dtype=float, na_value=np.nan) for column in dict.fromkeys(columns)}
+        {column: frame[column].to_numpy(dtype=float, na_value=np.nan) for column in dict.fromkeys(columns)},
+        index=frame.index,
     )
     return Candidate(outcome, improvement, promote, champion is not None, profile)
 

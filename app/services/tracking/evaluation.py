@@ -11,6 +11,7 @@ drift statistics are CPU-bound.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from app.ml.drift import (
     LevelShift,
     MetricDegradation,
     MetricThresholds,
+    ResidualReference,
     compare_to_profile,
     detect_level_shift,
     detect_metric_degradation,
@@ -49,6 +51,8 @@ class Evaluation:
     data_drift: DataDriftReport
     degradation: MetricDegradation
     level_shift: LevelShift | None
+    #: Data time of the first shifted reading, when a level shift was found.
+    level_shift_since: datetime | None = None
 
     @property
     def window_degraded(self) -> bool:
@@ -100,8 +104,19 @@ def evaluate(
         for name in profile.get("features", {})
         if name in drift_frame.columns
     }
+    scale = _residual_scale(model, validation_frame)
     data_drift = compare_to_profile(
-        profile, features, DataDriftThresholds(psi_warning=policy.psi_warning, psi_critical=policy.psi_critical)
+        profile,
+        features,
+        DataDriftThresholds(
+            psi_warning=policy.psi_warning,
+            psi_critical=policy.psi_critical,
+            impact_warning=policy.drift_impact_warning,
+            impact_critical=policy.drift_impact_critical,
+        ),
+        index=drift_frame.index,
+        predict=_predictor(model, drift_frame),
+        residual_std=scale.std if scale else None,
     )
     return Evaluation(
         window_start=_instant(window.index.min()) if len(window) else None,
@@ -113,23 +128,49 @@ def evaluate(
         drift_samples=len(drift_frame),
         data_drift=data_drift,
         degradation=degradation,
-        level_shift=_level_shift(model, validation_frame, reporting),
+        **_level_shift(model, scale, reporting),
     )
 
 
-def _level_shift(model: FittedModel, validation_frame: pd.DataFrame, reporting: pd.DataFrame) -> LevelShift | None:
-    """CUSUM of out-of-sample residuals, scaled by the champion's residuals on its validation window."""
-    if len(reporting) < 3 or len(validation_frame) < 3:
+def _residual_scale(model: FittedModel, validation_frame: pd.DataFrame) -> ResidualReference | None:
+    """The champion's residual behaviour on its validation window, which shifts are measured against.
+
+    Labelled anomalies are the anomaly detector's business: spikes in the validation window would
+    inflate the scale that shifts are measured against.
+    """
+    if len(validation_frame) < 3:
         return None
-    # Labelled anomalies are the anomaly detector's business: a two-hour spike is not a level shift,
-    # and spikes in the validation window would inflate the scale that shifts are measured against.
-    reference_residuals = _residuals(model, _without_labelled_anomalies(validation_frame))
-    residuals = _residuals(model, _without_labelled_anomalies(reporting))
     try:
-        reference = residual_reference(reference_residuals)
+        return residual_reference(_residuals(model, _without_labelled_anomalies(validation_frame)))
     except ValueError:  # a perfect in-sample fit leaves no scale to measure shifts against
         return None
-    return detect_level_shift(residuals[np.isfinite(residuals)], reference)
+
+
+def _predictor(model: FittedModel, frame: pd.DataFrame) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
+    """The model on ``frame`` with some columns replaced: what data drift's impact is measured with."""
+
+    def predict(columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        changed = frame.copy()
+        for name in model.features:
+            if name in columns:
+                changed[name] = columns[name]
+        return np.asarray(model.predict(changed).value, dtype=float)
+
+    return predict
+
+
+def _level_shift(model: FittedModel, reference: ResidualReference | None, reporting: pd.DataFrame) -> dict[str, Any]:
+    """CUSUM of out-of-sample residuals (a two-hour labelled spike is not a level shift), and when it began."""
+    if len(reporting) < 3 or reference is None:
+        return {"level_shift": None}
+    frame = _without_labelled_anomalies(reporting)
+    residuals = _residuals(model, frame)
+    finite = np.isfinite(residuals)
+    shift = detect_level_shift(residuals[finite], reference)
+    since = None
+    if shift.detected and shift.change_index is not None:
+        since = _instant(frame.index[finite][shift.change_index])
+    return {"level_shift": shift, "level_shift_since": since}
 
 
 def _without_labelled_anomalies(frame: pd.DataFrame) -> pd.DataFrame:

@@ -40,7 +40,7 @@ from app.services.checks import require_range
 from app.services.fleet import machines, readings
 from app.services.models import job_lifecycle
 from app.services.snapshots import snapshot
-from app.services.tracking import policies
+from app.services.tracking import messages, policies, quality
 from app.services.tracking.evaluation import Evaluation, evaluate
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ async def drift_reports(
     query = (
         sa.select(DriftReport)
         .where(DriftReport.machine_id == machine_id, DriftReport.model_type == model_type)
-        .order_by(DriftReport.checked_at.desc(), DriftReport.id)
+        .order_by(DriftReport.window_end.desc(), DriftReport.checked_at.desc(), DriftReport.id)
         .limit(limit)
     )
     return (await session.scalars(query)).all()
@@ -94,7 +94,9 @@ async def check_drift(
 
 
 async def evaluate_all(resources: Resources) -> int:
-    """The periodic pass: every champion with a full new window of readings. Returns evaluations made."""
+    """The periodic pass: data quality of every monitored machine's new readings, then every champion with a
+    full new window of readings. Returns evaluations made."""
+    await quality.check_all(resources)
     async with resources.reads() as session:
         champions = (
             await session.scalars(sa.select(ModelVersion).where(ModelVersion.stage == VersionStage.CHAMPION))
@@ -210,7 +212,7 @@ async def _record(
         "concept_drift": evaluation.concept_drift,
         "window_degraded": evaluation.window_degraded,
     }
-    concept = _concept(evaluation)
+    concept = messages.concept(evaluation)
     metrics = evaluation.metrics.as_dict() if evaluation.metrics else {}
     async with transaction(resources.sessions) as session:
         session.add(
@@ -252,20 +254,6 @@ async def _record(
     return report, raised
 
 
-def _concept(evaluation: Evaluation) -> dict[str, Any]:
-    degradation, shift = evaluation.degradation, evaluation.level_shift
-    metric = degradation.metric or ("level_shift" if shift and shift.detected else "cv_rmse")
-    return {
-        "detected": evaluation.concept_drift,
-        "metric": metric,
-        "reference": degradation.reference,
-        "current": degradation.current,
-        "relative_change": degradation.relative_change,
-        "degradation": degradation.to_dict(),
-        "level_shift": shift.to_dict() if shift else None,
-    }
-
-
 async def _raise(
     session: AsyncSession, resources: Resources, version: ModelVersion, evaluation: Evaluation, report: DriftReport
 ) -> list[alerts.RaisedAlert]:
@@ -278,18 +266,22 @@ async def _raise(
     data = evaluation.data_drift
     if data.detected:
         drifted = [f for f in data.features if f.drifted]
-        named = ", ".join(f"{f.feature} ({f.method.value} {f.statistic:.3g})" for f in drifted)
+        named = "; ".join(f"{f.feature}: {f.explanation}" for f in drifted)
+        span = messages.span(evaluation.drift_window_start, evaluation.drift_window_end)
         raised.append(
             await alerts.raise_alert(
                 session,
                 alert_type=AlertType.DRIFT,
                 **common,
                 severity=Severity.CRITICAL if data.severity.value == "critical" else Severity.WARNING,
-                message=f"Input data drifted from version {version.version}'s training data: {named}",
+                message=f"Inputs of version {version.version} left what it was trained on ({span}): {named}",
                 details={
                     "drift_report_id": str(report.id),
                     "model_version": version.version,
+                    "window_start": evaluation.drift_window_start.isoformat(),
+                    "window_end": evaluation.drift_window_end.isoformat(),
                     "features": [f.feature for f in drifted],
+                    "explanations": {f.feature: f.explanation for f in drifted},
                     "drift_score": data.drift_score,
                 },
             )
@@ -300,32 +292,18 @@ async def _raise(
                 session,
                 alert_type=AlertType.DEGRADATION,
                 **common,
-                severity=_degradation_severity(evaluation),
-                message=_degradation_message(evaluation, version),
-                details={"drift_report_id": str(report.id), "model_version": version.version, **_concept(evaluation)},
+                severity=messages.degradation_severity(evaluation),
+                message=messages.degradation_message(evaluation, version),
+                details={
+                    "drift_report_id": str(report.id),
+                    "model_version": version.version,
+                    "window_start": messages.iso(evaluation.level_shift_since or evaluation.window_start),
+                    "window_end": messages.iso(evaluation.window_end),
+                    **messages.concept(evaluation),
+                },
             )
         )
     return raised
-
-
-def _degradation_severity(evaluation: Evaluation) -> Severity:
-    shifted = bool(evaluation.level_shift and evaluation.level_shift.detected)
-    return Severity.CRITICAL if shifted and evaluation.degradation.detected else Severity.WARNING
-
-
-def _degradation_message(evaluation: Evaluation, version: ModelVersion) -> str:
-    parts = []
-    degradation, shift = evaluation.degradation, evaluation.level_shift
-    if degradation.detected and degradation.current is not None:
-        parts.append(
-            f"{degradation.metric} {degradation.current:.3g} beyond {degradation.limit:.3g} "
-            f"for {degradation.bad_windows} evaluation windows"
-        )
-    if shift and shift.detected and shift.shift is not None:
-        parts.append(
-            f"consumption shifted by {shift.shift:+.3g} kWh per reading ({shift.shift_sd:+.2g} SD) against the baseline"
-        )
-    return f"Version {version.version} no longer fits: " + "; ".join(parts)
 
 
 async def _resolve_cleared(

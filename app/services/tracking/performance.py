@@ -21,6 +21,9 @@ MAX_TREND_DAYS = 3_650
 #: Metric columns that are averaged (sample-weighted) when a trend is bucketed.
 METRIC_COLUMNS = ("r_squared", "rmse", "mae", "mape", "cv_rmse", "nmbe", "precision", "recall", "f1")
 
+#: Where a metrics row sits on data time: the end of its data window, else when it was evaluated.
+DATA_TIME = sa.func.coalesce(PerformanceMetrics.window_end, PerformanceMetrics.evaluated_at)
+
 latest_view = sa.table(
     "v_latest_model_performance",
     sa.column("id", sa.Uuid),
@@ -94,23 +97,31 @@ async def trend(
     model_type: ModelType,
     days: int,
     max_points: int,
-    now: datetime | None = None,
 ) -> list[PerformanceMetrics]:
-    """History of one series over ``days``, bucketed on the server to at most ``max_points`` points."""
+    """The last ``days`` of one series' history on data time, bucketed to at most ``max_points`` points.
+
+    A point's place in time is the end of the data window it describes (its evaluation time only
+    when it has no window): a month of readings replayed in minutes is a month long. The span ends at
+    the series' newest window end, so a history imported months later still shows its last ``days``.
+    """
     require_limit("days", days, MAX_TREND_DAYS)
-    since = (now or datetime.now(UTC)) - timedelta(days=days)
+    series = (PerformanceMetrics.machine_id == machine_id, PerformanceMetrics.model_type == model_type)
+    newest = await session.scalar(sa.select(sa.func.max(DATA_TIME)).where(*series))
+    if newest is None:
+        return []
     rows = (
         await session.scalars(
             sa.select(PerformanceMetrics)
-            .where(
-                PerformanceMetrics.machine_id == machine_id,
-                PerformanceMetrics.model_type == model_type,
-                PerformanceMetrics.evaluated_at >= since,
-            )
-            .order_by(PerformanceMetrics.evaluated_at, PerformanceMetrics.id)
+            .where(*series, DATA_TIME > _aware(newest) - timedelta(days=days))
+            .order_by(DATA_TIME, PerformanceMetrics.evaluated_at, PerformanceMetrics.id)
         )
     ).all()
     return bucket(list(rows), max_points)
+
+
+def _aware(instant: datetime) -> datetime:
+    """SQLite returns the MAX of a timestamp column as a naive UTC value."""
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def bucket(rows: list[PerformanceMetrics], max_points: int) -> list[PerformanceMetrics]:

@@ -42,6 +42,16 @@ class PolicySettings:
     drift_window_days: float = 7.0
     #: Whether the winner of a completed A/B test becomes champion automatically.
     promote_ab_winner: bool = False
+    #: Data quality: a silence longer than this many usual reading intervals is a gap; identical readings
+    #: for longer than ``stuck_hours`` are a stuck sensor; a step beyond ``jump_factor`` times the
+    #: machine's usual largest step is an implausible jump.
+    gap_intervals: float = 6.0
+    stuck_hours: float = 6.0
+    jump_factor: float = 4.0
+    #: Data drift that matters to the model: the prediction shift a feature's change implies, in
+    #: residual standard deviations of the model, for a WARNING and a CRITICAL.
+    drift_impact_warning: float = 2.0
+    drift_impact_critical: float = 4.0
 
     def check(self) -> None:
         require_range("maxCvRmse", self.max_cv_rmse, minimum=0.0, maximum=10.0, exclusive_minimum=True)
@@ -57,6 +67,13 @@ class PolicySettings:
         require_range("consecutiveWindows", self.consecutive_windows, minimum=1, maximum=100)
         require_range("clearWindows", self.clear_windows, minimum=1, maximum=100)
         require_range("driftWindowDays", self.drift_window_days, minimum=1.0, maximum=365.0)
+        require_range("gapIntervals", self.gap_intervals, minimum=1.0, maximum=10_000.0, exclusive_minimum=True)
+        require_range("stuckHours", self.stuck_hours, minimum=0.0, maximum=24.0 * 365, exclusive_minimum=True)
+        require_range("jumpFactor", self.jump_factor, minimum=1.0, maximum=1_000.0, exclusive_minimum=True)
+        require_range("driftImpactWarning", self.drift_impact_warning, minimum=0.0, exclusive_minimum=True)
+        require_range("driftImpactCritical", self.drift_impact_critical, minimum=0.0, exclusive_minimum=True)
+        if self.drift_impact_critical < self.drift_impact_warning:
+            raise InvalidInput("driftImpactCritical must be ≥ driftImpactWarning", field="driftImpactCritical")
 
 
 DEFAULT_POLICY = PolicySettings()

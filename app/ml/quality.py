@@ -1,0 +1,193 @@
+"""Data-quality checks of one machine's readings: gaps, stuck sensors and implausible jumps.
+
+Each check measures a reading stream against the machine's own recent behaviour rather than against
+fixed numbers, because what is normal differs by meter: an hourly meter silent for six hours has a
+gap, a 15-minute meter silent for six hours has lost 24 readings, a daily meter has not missed one.
+
+* **gap** — consecutive readings further apart than ``gap_intervals`` times the usual interval
+  (the median spacing, which outages do not move);
+* **stuck** — the same value, to the last digit, for longer than ``stuck_hours``, at a value the
+  machine does not otherwise sit at: an idle machine that reads exactly 0 kWh every night and every
+  Sunday is not stuck at 0, while a meter repeating 87.34 kWh for two days is;
+* **jump** — a step between consecutive readings larger than ``jump_factor`` times the machine's
+  largest usual step (the 99th percentile of its absolute steps): shift starts and ordinary load
+  changes are usual steps, a counter reset or a unit error is not.
+
+Pure: frames in, findings out. Which readings are new and what becomes an alert is the monitoring
+service's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+#: Columns a stuck sensor is looked for in (the meter and the outdoor temperature sensor).
+STUCK_COLUMNS: tuple[str, ...] = ("energy_kwh", "outdoor_temp_c")
+#: A value the machine reports at least this share of the time elsewhere is one it sits at (idle, off).
+USUAL_VALUE_SHARE = 0.01
+#: Fewest readings before the usual interval and the usual step are trusted.
+MIN_READINGS = 24
+
+
+class IssueKind(StrEnum):
+    GAP = "gap"
+    STUCK = "stuck"
+    JUMP = "jump"
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Per-policy knobs (the monitoring policy's ``gap_intervals``, ``stuck_hours``, ``jump_factor``)."""
+
+    gap_intervals: float = 6.0
+    stuck_hours: float = 6.0
+    jump_factor: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.gap_intervals <= 1 or self.stuck_hours <= 0 or self.jump_factor <= 1:
+            raise ValueError("need gap_intervals > 1, stuck_hours > 0 and jump_factor > 1")
+
+
+@dataclass(frozen=True)
+class QualityIssue:
+    """One finding: what, in which column, over which time range, measured against which limit.
+
+    ``value`` and ``limit`` are in hours for gaps and stuck runs and in the column's unit for jumps.
+    """
+
+    kind: IssueKind
+    column: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    value: float
+    limit: float
+    #: The repeated value of a stuck run, the reading after a jump; None for a gap.
+    reading: float | None = None
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start) / pd.Timedelta(hours=1)
+
+    def describe(self) -> str:
+        """Plain words for an energy manager, with the time range."""
+        span = f"{_when(self.start)} – {_when(self.end)}"
+        if self.kind is IssueKind.GAP:
+            return f"no readings for {self.value:.1f} h ({span}; at most {self.limit:.1f} h expected)"
+        if self.kind is IssueKind.STUCK:
+            return f"{self.column} stuck at {self.reading:g} for {self.value:.1f} h ({span})"
+        return (
+            f"{self.column} jumped by {self.value:+.4g} to {self.reading:g} at {_when(self.end)} "
+            f"(implausible beyond ±{self.limit:.4g})"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind.value,
+            "column": self.column,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "value": self.value,
+            "limit": self.limit,
+            "reading": self.reading,
+            "description": self.describe(),
+        }
+
+
+def usual_interval(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """The median spacing: the meter's cadence, which a few outages do not move."""
+    return pd.Timedelta(np.median(np.diff(index.as_unit("ns").asi8)), unit="ns")
+
+
+def find_issues(frame: pd.DataFrame, thresholds: QualityThresholds | None = None) -> list[QualityIssue]:
+    """Every gap, stuck run and implausible jump in ``frame`` (readings indexed by time), oldest first.
+
+    The frame is both the data checked and the history it is measured against; it should reach back
+    far enough (days) for the usual interval and step to be the machine's, not the fault's.
+    """
+    thresholds = thresholds or QualityThresholds()
+    frame = frame.sort_index()
+    if len(frame) < MIN_READINGS:
+        return []
+    issues = _gaps(frame.index, thresholds)
+    for column in STUCK_COLUMNS:
+        if column in frame.columns:
+            issues += _stuck(frame[column], thresholds)
+    issues += _jumps(frame["energy_kwh"], usual_interval(frame.index), thresholds)
+    return sorted(issues, key=lambda issue: (issue.start, issue.kind.value))
+
+
+def _gaps(index: pd.DatetimeIndex, thresholds: QualityThresholds) -> list[QualityIssue]:
+    step = usual_interval(index)
+    limit = thresholds.gap_intervals * step
+    spacing = np.diff(index.as_unit("ns").asi8)
+    hours = pd.Timedelta(hours=1)
+    return [
+        QualityIssue(IssueKind.GAP, "energy_kwh", index[i], index[i + 1], spacing[i] / 3.6e12, limit / hours)
+        for i in np.flatnonzero(spacing > limit.value)
+    ]
+
+
+def _stuck(series: pd.Series, thresholds: QualityThresholds) -> list[QualityIssue]:
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    finite = np.isfinite(values)
+    if finite.sum() < MIN_READINGS:
+        return []
+    index, values = series.index[finite], values[finite]
+    # Runs of identical consecutive values: a new run starts wherever the value changes.
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    ends = np.r_[starts[1:], values.size] - 1
+    limit = pd.Timedelta(hours=thresholds.stuck_hours)
+    issues = []
+    for first, last in zip(starts, ends, strict=True):
+        duration = index[last] - index[first]
+        if last == first or duration <= limit:
+            continue
+        elsewhere = np.count_nonzero(values == values[first]) - (last - first + 1)
+        if elsewhere >= USUAL_VALUE_SHARE * (values.size - (last - first + 1)):
+            continue  # a value the machine sits at (idle, switched off), not a frozen sensor
+        issues.append(
+            QualityIssue(
+                IssueKind.STUCK,
+                str(series.name),
+                index[first],
+                index[last],
+                duration / pd.Timedelta(hours=1),
+                thresholds.stuck_hours,
+                float(values[first]),
+            )
+        )
+    return issues
+
+
+def _jumps(series: pd.Series, step: pd.Timedelta, thresholds: QualityThresholds) -> list[QualityIssue]:
+    """Steps between readings one usual interval apart (a step across a gap is the gap's business)."""
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    spacing = np.diff(series.index.as_unit("ns").asi8)
+    steps = np.diff(values)
+    adjacent = (spacing <= 1.5 * step.value) & np.isfinite(steps)
+    if adjacent.sum() < MIN_READINGS:
+        return []
+    usual = float(np.quantile(np.abs(steps[adjacent]), 0.99))
+    if usual <= 0:
+        return []
+    limit = thresholds.jump_factor * usual
+    return [
+        QualityIssue(
+            IssueKind.JUMP,
+            str(series.name),
+            series.index[i],
+            series.index[i + 1],
+            float(steps[i]),
+            limit,
+            float(values[i + 1]),
+        )
+        for i in np.flatnonzero(adjacent & (np.abs(steps) > limit))
+    ]
+
+
+def _when(instant: pd.Timestamp) -> str:
+    return instant.strftime("%d %b %H:%M")
