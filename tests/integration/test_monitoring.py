@@ -86,7 +86,7 @@ async def test_a_regime_shift_and_a_level_drop_are_caught_where_they_happen(
     trend = data_of(
         await graphql(
             client,
-            """query($m: UUID!) { performanceTrend(machineId: $m, modelType: BASELINE) {
+            """query($m: UUID!) { performanceTrend(machineId: $m, modelType: BASELINE, days: 60) {
       source driftDetected cvRmse } }""",
             {"m": str(machine_id)},
         )
