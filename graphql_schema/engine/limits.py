@@ -15,6 +15,15 @@ comparisons). ``VALIDATION_BUDGET`` lowers that budget to what an ordinary docum
 (the dashboard's operations and the standard introspection query spend none of it) and keeps the
 worst refusal within a few tens of milliseconds. The same is done for the budget of shared fragments.
 
+Introspection (``__schema``, ``__type``) is measured apart from data: the standard introspection queries
+nest 13 to 15 fields deep through ``ofType`` chains, past any depth limit meant for data, yet each level
+there returns one type. The data depth limit counts data fields only; introspection has its own depth
+bound, which every standard query fits (graphql-core's ``get_introspection_query`` with every option and
+``type_depth`` up to 14, GraphiQL's, gql's, Apollo's), and the bound of graphql-js's
+MaxIntrospectionDepthRule on what does multiply: ``fields``, ``interfaces``, ``possibleTypes`` and
+``inputFields`` nested three deep (``__schema { types { fields { type { fields { type { fields …``).
+Aliases and fields count everywhere.
+
 The measures are kept per query text: clients send few distinct documents many times.
 """
 
@@ -54,6 +63,13 @@ ABORT_EXPLAINED = (
     "pairwise, and this document repeats them too often (or nests shared fragments too deeply). Select each "
     "field once per selection (merge repeated fields, or give them distinct aliases) and split large documents."
 )
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+#: Fields of ``__Type`` that return lists of types or fields: nested, they multiply the answer.
+INTROSPECTION_LISTS = frozenset({"fields", "interfaces", "possibleTypes", "inputFields"})
+#: Deepest introspection nesting allowed; the standard queries reach 15 with type_depth 9, 20 with 14.
+MAX_INTROSPECTION_DEPTH = 20
+#: Most INTROSPECTION_LISTS fields nested in one another (graphql-js refuses 3, as here).
+MAX_INTROSPECTION_LISTS = 2
 TOO_MANY_ERRORS_EXPLAINED = (
     "Validation stopped after 100 errors: the errors above are the first 100. Fix them and send the document again."
 )
@@ -66,9 +82,18 @@ class Size:
     depth: int = 0
     aliases: int = 0
     fields: int = 0
+    #: Nesting under ``__schema``/``__type`` (not in ``depth``), and of INTROSPECTION_LISTS fields there.
+    introspection_depth: int = 0
+    lists: int = 0
 
     def __add__(self, other: Size) -> Size:
-        return Size(max(self.depth, other.depth), self.aliases + other.aliases, self.fields + other.fields)
+        return Size(
+            max(self.depth, other.depth),
+            self.aliases + other.aliases,
+            self.fields + other.fields,
+            max(self.introspection_depth, other.introspection_depth),
+            max(self.lists, other.lists),
+        )
 
 
 NOTHING = Size()
@@ -96,7 +121,12 @@ def _size(selections: SelectionSetNode | None, fragments: dict[str, Size]) -> Si
     for node in selections.selections if selections is not None else ():
         if isinstance(node, FieldNode):
             inner = _size(node.selection_set, fragments)
-            total += Size(1 + inner.depth, inner.aliases + (node.alias is not None), 1 + inner.fields)
+            aliases, fields, name = inner.aliases + (node.alias is not None), 1 + inner.fields, node.name.value
+            if name in INTROSPECTION_ROOTS:
+                total += Size(0, aliases, fields, 1 + inner.depth, inner.lists)
+            else:
+                lists = inner.lists + (name in INTROSPECTION_LISTS)
+                total += Size(1 + inner.depth, aliases, fields, inner.introspection_depth, lists)
         elif isinstance(node, InlineFragmentNode):
             total += _size(node.selection_set, fragments)
         elif isinstance(node, FragmentSpreadNode):
@@ -164,6 +194,16 @@ class DocumentLimits(ValidationCache):
     def problem(self, size: Size) -> str | None:
         if size.depth > self.max_depth:
             return f"query depth {size.depth} exceeds the limit of {self.max_depth}"
+        if size.introspection_depth > MAX_INTROSPECTION_DEPTH:
+            return (
+                f"introspection depth {size.introspection_depth} exceeds the limit of {MAX_INTROSPECTION_DEPTH}; "
+                "the standard introspection queries stay within it"
+            )
+        if size.lists > MAX_INTROSPECTION_LISTS:
+            return (
+                f"introspection nests fields/interfaces/possibleTypes/inputFields {size.lists} deep, over the limit "
+                f"of {MAX_INTROSPECTION_LISTS}; the standard introspection queries stay within it"
+            )
         if size.aliases > self.max_aliases:
             return f"{size.aliases} aliases exceed the limit of {self.max_aliases}"
         if size.fields > self.max_fields:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import build_client_schema, get_introspection_query
 
 from app.config import Settings
 from app.db.engine import transaction
@@ -15,7 +16,15 @@ from app.enums import Role
 from app.services.access import tokens
 from tests.integration.apps import asgi_client, client_as, running
 from tests.integration.test_dataloaders import counted_statements
-from tests.support import REDIS_URL, data_of, error_of, forget_redis_keys, graphql, scratch_redis_prefix
+from tests.support import (
+    REDIS_URL,
+    STANDARD_INTROSPECTION_QUERIES,
+    data_of,
+    error_of,
+    forget_redis_keys,
+    graphql,
+    scratch_redis_prefix,
+)
 
 RETRAIN = "mutation($m: UUID!) { triggerRetrain(machineId: $m, modelType: BASELINE) { triggered } }"
 
@@ -78,6 +87,27 @@ async def test_introspection_can_be_switched_off(settings: Settings) -> None:
     assert "introspection has been disabled" in refused["errors"][0]["message"]
     assert data_of(typename) == {"__typename": "Query"}
     assert data_of(allowed) == {"__schema": {"queryType": {"name": "Query"}}}
+
+
+@pytest.mark.parametrize("name", sorted(STANDARD_INTROSPECTION_QUERIES))
+async def test_standard_introspection_queries_are_answered(viewer_client: httpx.AsyncClient, name: str) -> None:
+    result = data_of(await graphql(viewer_client, STANDARD_INTROSPECTION_QUERIES[name]))
+
+    assert build_client_schema(result).query_type.name == "Query"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }", "nests fields"),
+        (get_introspection_query(type_depth=20), "introspection depth 26 exceeds the limit of 20"),
+    ],
+    ids=["multiplying", "deep"],
+)
+async def test_introspection_beyond_its_own_bounds_is_refused(
+    viewer_client: httpx.AsyncClient, document: str, message: str
+) -> None:
+    assert message in error_of(await graphql(viewer_client, document), "BAD_USER_INPUT")["message"]
 
 
 async def _call_retrain(http: httpx.AsyncClient) -> dict[str, Any]:
