@@ -34,7 +34,10 @@ def training_worker(resources: Resources, identity: str) -> Worker:
     settings = resources.settings
     timeout = settings.job_timeout_s + ARQ_TIMEOUT_MARGIN_S  # the task's own timeout fires first and is recorded
     return Worker(
-        functions=[func(train_model, name=TRAIN_TASK, timeout=timeout, max_tries=3)],
+        # No ARQ results are kept: the database is the record, and a kept result would make ARQ refuse the
+        # sweeper's re-enqueue of a job whose run ended without settling it (say, the database was away).
+        functions=[func(train_model, name=TRAIN_TASK, timeout=timeout, max_tries=3, keep_result=0)],
+        keep_result=0,
         queue_name=settings.redis_name(TRAINING_QUEUE),
         redis_settings=redis_settings(settings.redis_url or ""),
         handle_signals=False,

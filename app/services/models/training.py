@@ -27,7 +27,8 @@ from app.ml.model_types import get_model_type
 from app.ml.model_types.base import FittedModel, InsufficientDataError, ModelType
 from app.ml.validation import TrainingOutcome, compare_with_champion, train_and_validate
 from app.services.fleet import readings
-from app.services.models import job_lifecycle, registry
+from app.services.models import job_lifecycle, liveness, registry
+from app.services.models.liveness import TrainingCancelled
 
 if TYPE_CHECKING:
     from app.runtime.resources import Resources
@@ -37,10 +38,6 @@ logger = logging.getLogger("kilowatch.training")
 #: Share of the job's progress bar each phase ends at; the fit's own steps fill LOAD..FIT.
 LOADED, FITTED, COMPARED = 0.1, 0.8, 0.9
 METRIC_COLUMNS = ("r_squared", "rmse", "mae", "mape", "cv_rmse", "nmbe", "precision", "recall", "f1")
-
-
-class TrainingCancelled(Exception):
-    """Raised between steps once a cancellation was requested."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,11 @@ class Candidate:
 async def run_training_job(resources: Resources, job_id: uuid.UUID, worker_id: str) -> None:
     """Drive one job to a terminal state (or back to PENDING if this worker is being stopped)."""
     try:
-        job = await job_lifecycle.mark_running(resources, job_id, worker_id)
+        job = await liveness.with_retries(
+            lambda: job_lifecycle.mark_running(resources, job_id, worker_id),
+            within_s=resources.settings.job_stale_after_s,
+            what=f"claiming job {job_id}",
+        )  # still failing: the row stays PENDING and the sweeper hands it out again
     except asyncio.CancelledError:
         # Stopped while claiming (say, while the RUNNING snapshot was being published): the claim may
         # have been committed already. ``requeue`` changes only a job this worker holds, so it is safe
@@ -65,16 +66,18 @@ async def run_training_job(resources: Resources, job_id: uuid.UUID, worker_id: s
     if job is None:
         return  # cancelled, finished or taken by another worker: nothing to do
     stop = threading.Event()
-    beating = asyncio.create_task(_heartbeat(resources, job_id, worker_id, stop))
+    beating = asyncio.create_task(liveness.heartbeat(resources, job_id, worker_id, stop))
+    budget = asyncio.timeout(resources.settings.job_timeout_s)
     try:
-        async with asyncio.timeout(resources.settings.job_timeout_s):
+        async with budget:
             await _train(resources, job, worker_id, stop)
     except TrainingCancelled:
         await job_lifecycle.mark_cancelled(resources, job_id, worker_id)
-    except TimeoutError:
-        await job_lifecycle.fail(
-            resources, job_id, f"timed out after {resources.settings.job_timeout_s:g} s", worker_id
-        )
+    except TimeoutError as error:
+        if not budget.expired():  # a database call that hung past its own bound, not the job's budget
+            await _fail(resources, job_id, worker_id, _reason(error))
+        else:
+            await _fail(resources, job_id, worker_id, f"timed out after {resources.settings.job_timeout_s:g} s")
     except asyncio.CancelledError:
         # Aborted on request, or the worker is shutting down: settle the row before letting go.
         stop.set()
@@ -82,10 +85,10 @@ async def run_training_job(resources: Resources, job_id: uuid.UUID, worker_id: s
             await job_lifecycle.requeue(resources, job_id, worker_id)
         raise
     except InsufficientDataError as error:
-        await job_lifecycle.fail(resources, job_id, f"not enough data: {error}", worker_id)
+        await _fail(resources, job_id, worker_id, f"not enough data: {error}")
     except Exception as error:
         logger.exception("training job %s failed", job_id)
-        await job_lifecycle.fail(resources, job_id, f"{type(error).__name__}: {error}", worker_id)
+        await _fail(resources, job_id, worker_id, _reason(error))
     finally:
         stop.set()
         beating.cancel()
@@ -93,31 +96,50 @@ async def run_training_job(resources: Resources, job_id: uuid.UUID, worker_id: s
             await beating
 
 
-async def _heartbeat(resources: Resources, job_id: uuid.UUID, worker_id: str, stop: threading.Event) -> None:
-    """Prove liveness and notice cancellation requests, every JOB_HEARTBEAT_S."""
-    while not stop.is_set():
-        await asyncio.sleep(resources.settings.job_heartbeat_s)
-        try:
-            if not await job_lifecycle.heartbeat(resources, job_id, worker_id):
-                stop.set()
-        except Exception:  # noqa: BLE001 - a missed beat is survivable; the next one retries
-            logger.warning("heartbeat of job %s failed", job_id, exc_info=True)
+def _reason(error: Exception) -> str:
+    cause = "database unavailable: " if liveness.transient(error) else ""
+    return f"{cause}{type(error).__name__}: {error}"
+
+
+async def _fail(resources: Resources, job_id: uuid.UUID, worker_id: str, message: str) -> None:
+    """Record the failure with its reason, retried while the database is away; past that, the sweeper's turn."""
+    try:
+        await liveness.with_retries(
+            lambda: job_lifecycle.fail(resources, job_id, message, worker_id),
+            within_s=resources.settings.job_stale_after_s,
+            what=f"recording the failure of job {job_id}",
+        )
+    except Exception:
+        # The heartbeat stops with this coroutine, so the sweeper fails the row once the database is back.
+        logger.exception("could not record the failure of job %s (%s); the sweeper will", job_id, message)
 
 
 async def _train(resources: Resources, job: TrainingJob, worker_id: str, stop: threading.Event) -> None:
     model_type = get_model_type(job.model_type.value)
-    report = _Reporter(resources, job.id, worker_id, stop)
+    patience = resources.settings.job_stale_after_s
+    report = liveness.ProgressReporter(resources, job.id, worker_id, stop)
     try:
         await report.step("load data", 0.0)
-        async with resources.reads() as session:
-            frame = await readings.recent_frame(session, job.machine_id, resources.settings.training_window_days)
-            champion = await registry.champion_of(session, job.machine_id, job.model_type)
+        frame, champion = await liveness.with_retries(
+            lambda: _load(resources, job), within_s=patience, what=f"loading the data of job {job.id}"
+        )
         await report.step("features", LOADED)
         candidate = await asyncio.to_thread(_fit_and_compare, model_type, frame, champion, report.from_thread)
         await report.step("store", COMPARED)
-        await _store(resources, job, worker_id, frame, candidate)
+        await liveness.with_retries(
+            lambda: _store(resources, job, worker_id, frame, candidate),
+            within_s=patience,
+            what=f"storing the version of job {job.id}",
+        )
     finally:
         await report.close()
+
+
+async def _load(resources: Resources, job: TrainingJob) -> tuple[pd.DataFrame, ModelVersion | None]:
+    async with resources.reads() as session:
+        frame = await readings.recent_frame(session, job.machine_id, resources.settings.training_window_days)
+        champion = await registry.champion_of(session, job.machine_id, job.model_type)
+    return frame, champion
 
 
 def _fit_and_compare(
@@ -215,54 +237,3 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-class _Reporter:
-    """Carries progress from the fitting thread to the database in order, and cancellation back to it.
-
-    The thread only enqueues; one writer task stores the steps one after another, so subscribers see
-    them in the order they happened.
-    """
-
-    def __init__(self, resources: Resources, job_id: uuid.UUID, worker_id: str, stop: threading.Event) -> None:
-        self._resources = resources
-        self._job_id = job_id
-        self._worker_id = worker_id
-        self._stop = stop
-        self._loop = asyncio.get_running_loop()
-        self._steps: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
-        self._writer = self._loop.create_task(self._write_steps())
-
-    async def step(self, name: str, fraction: float) -> None:
-        """A step taken on the event loop: stored before returning."""
-        await self.flush()
-        await self._record(name, fraction)
-        if self._stop.is_set():
-            raise TrainingCancelled
-
-    def from_thread(self, name: str, fraction: float) -> None:
-        if self._stop.is_set():
-            raise TrainingCancelled
-        self._loop.call_soon_threadsafe(self._steps.put_nowait, (name, fraction))
-
-    async def _write_steps(self) -> None:
-        while True:
-            name, fraction = await self._steps.get()
-            try:
-                await self._record(name, fraction)
-            finally:
-                self._steps.task_done()
-
-    async def _record(self, name: str, fraction: float) -> None:
-        if not await job_lifecycle.record_progress(self._resources, self._job_id, self._worker_id, name, fraction):
-            self._stop.set()
-
-    async def flush(self) -> None:
-        await self._steps.join()
-        if self._stop.is_set():
-            raise TrainingCancelled
-
-    async def close(self) -> None:
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
