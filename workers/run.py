@@ -1,8 +1,12 @@
 """``kilowatch worker``: one process running the training queue and the maintenance crons.
 
 They are separate ARQ workers on separate queues, so a long training never delays a cron. The
-process also sweeps lost jobs (at start and every SWEEP_INTERVAL_S). It exits when Redis goes away
-(ARQ's behaviour); the supervisor (compose ``restart: unless-stopped``) starts it again.
+process also sweeps lost jobs (at start and every SWEEP_INTERVAL_S).
+
+Redis going away does not end the process. An ARQ worker's poll loop ends on the first connection
+error (ARQ's behaviour); here it is started again with backoff until Redis answers, while the jobs it
+was running carry on (they need only the database). A restarted Redis has lost its queue; the sweeper
+re-enqueues the pending jobs it no longer holds, so work resumes without anyone restarting anything.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 from arq import cron
 from arq.cron import CronJob
 from arq.worker import Worker, func
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.config import Settings
 from app.constants import ARQ_TIMEOUT_MARGIN_S, MAINTENANCE_QUEUE, TRAIN_TASK, TRAINING_QUEUE
@@ -28,6 +34,9 @@ from workers.tasks import run_periodic, train_model
 logger = logging.getLogger("kilowatch.worker")
 
 HEALTH_CHECK_INTERVAL_S = 30
+#: Backoff between attempts to run an ARQ worker again after Redis dropped (seconds).
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 10.0
 
 
 def training_worker(resources: Resources, identity: str) -> Worker:
@@ -91,7 +100,7 @@ async def run_workers(settings: Settings) -> None:
         if jobs:
             workers.append(maintenance_worker(resources, jobs))
         logger.info("worker %s started (%d ARQ workers)", identity, len(workers))
-        runs = [asyncio.create_task(worker.async_run()) for worker in workers]
+        runs = [asyncio.create_task(_supervised(worker)) for worker in workers]
         stopping = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopping, *runs], return_when=asyncio.FIRST_COMPLETED)
         # On a signal, jobs still running go back to PENDING (see run_training_job) for another worker.
@@ -100,3 +109,41 @@ async def run_workers(settings: Settings) -> None:
         for run in runs:
             if run in done and run.exception() is not None:
                 raise run.exception()  # type: ignore[misc]
+
+
+async def _supervised(worker: Worker) -> None:
+    """Run ``worker`` until it is closed, starting its poll loop again whenever Redis drops it."""
+    loop = asyncio.get_running_loop()
+    delay = RECONNECT_FIRST_S
+    while True:
+        started = loop.time()
+        try:
+            await worker.async_run()
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            if loop.time() - started > RECONNECT_MAX_S:
+                delay = RECONNECT_FIRST_S  # it had been running fine: this is a new outage
+            logger.warning(
+                "worker of %s lost Redis (%s: %s); running it again in %.1f s",
+                worker.queue_name,
+                type(error).__name__,
+                error,
+                delay,
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RECONNECT_MAX_S)
+        _recount_slots(worker)
+
+
+def _recount_slots(worker: Worker) -> None:
+    """Give back the job slots an interrupted poll took but never used.
+
+    ARQ takes a slot (its semaphore and ``job_counter``) before it reads a job from Redis and returns it
+    when the job's task ends; a connection error in between keeps the slot forever, and a worker with
+    one slot would never take a job again. Jobs still running keep theirs: their tasks return them.
+    After the backoff sleep every finished task has already returned its slot, so this count is exact.
+    """
+    running = sum(not task.done() for task in worker.tasks.values())
+    worker.job_counter = running
+    # ARQ sizes its semaphore max_jobs + 1; not bounded, since the running jobs' tasks release into it.
+    worker.sem = asyncio.Semaphore(worker.max_jobs + 1 - running)

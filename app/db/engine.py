@@ -20,18 +20,30 @@ that arrive while the server is down, fail; the ones after it succeed without a 
 
 SQLite is a local file that cannot "disconnect", so it is never pinged; each aiosqlite call is a
 round trip through the connection's thread, which is what every avoided call saves there.
+
+Writers on SQLite (one at a time is SQLite's model). Left alone, concurrent write transactions failed
+at once with ``database is locked``: a transaction that had read (or filled a temporary table) before
+its first write cannot take the write lock once another writer committed, and SQLite then refuses
+without consulting its busy timeout. So, for contention to mean waiting:
+
+- every transaction the driver opens before a write is ``BEGIN IMMEDIATE``: it takes the write lock
+  first, where the busy timeout applies (this is what another process, ``kilowatch import`` say, meets);
+- within the process, ``transaction`` lets one write transaction in at a time, in arrival order, through
+  an asyncio lock per engine, so writers queue without polling the file and without a time limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, PoolResetState
 
@@ -40,6 +52,10 @@ SessionFactory = async_sessionmaker[AsyncSession]
 #: A pooled PostgreSQL connection unused for longer than this is pinged before it is handed out.
 IDLE_PING_S = 1.0
 _CHECKED_IN_AT = "kilowatch_checked_in_at"
+#: Longest a SQLite connection waits for another process's write lock before failing.
+BUSY_TIMEOUT_S = 30
+#: One lock per SQLite engine: this process's write transactions on that file, one at a time (module docstring).
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def create_engine(database_url: str, **overrides: Any) -> AsyncEngine:
@@ -47,9 +63,12 @@ def create_engine(database_url: str, **overrides: Any) -> AsyncEngine:
     is_sqlite = url.get_backend_name() == "sqlite"
     options: dict[str, Any] = {}
     if is_sqlite:
-        # One writer at a time is SQLite's model; a generous busy timeout turns contention into waiting.
+        # One writer at a time is SQLite's model (module docstring): the driver's implicit BEGIN before a
+        # write takes the write lock at once, and a generous busy timeout turns contention into waiting.
         # Returned connections are rolled back only when a transaction is open (``_roll_back_if_open``).
-        options.update(connect_args={"timeout": 30}, pool_reset_on_return=None)
+        options.update(
+            connect_args={"timeout": BUSY_TIMEOUT_S, "isolation_level": "IMMEDIATE"}, pool_reset_on_return=None
+        )
     else:
         # At most 30 connections, as before, but all of them kept: overflow connections are closed as soon
         # as they are returned, so with pool_size=10, max_overflow=20 a busy process opened and closed
@@ -131,9 +150,23 @@ def create_read_session_factory(engine: AsyncEngine) -> SessionFactory:
 
 @asynccontextmanager
 async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """A session whose work commits on success and rolls back whole on any error."""
-    async with sessions() as session, session.begin():
+    """A session whose work commits on success and rolls back whole on any error.
+
+    On SQLite it waits for the process's previous write transactions to end first (module docstring);
+    a transaction must therefore not open another one inside it.
+    """
+    async with _writer_turn(sessions), sessions() as session, session.begin():
         yield session
+
+
+def _writer_turn(sessions: SessionFactory) -> AbstractAsyncContextManager[object]:
+    engine: AsyncEngine = sessions.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    lock = _WRITE_LOCKS.get(engine.sync_engine)
+    if lock is None:
+        lock = _WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
+    return lock
 
 
 def dialect_insert(session: AsyncSession) -> Any:

@@ -17,12 +17,19 @@ from typing import Protocol
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.jobs import Job, JobStatus
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.constants import ABORT_CONFIRM_TIMEOUT_S, TRAIN_TASK
 
 logger = logging.getLogger("kilowatch.queue")
 
 JobRunner = Callable[[uuid.UUID], Awaitable[None]]
+#: Per-command retries on a dropped connection, with exponential backoff capped at COMMAND_RETRY_CAP_S.
+COMMAND_RETRIES = 3
+COMMAND_RETRY_CAP_S = 1.0
 
 
 class JobQueue(Protocol):
@@ -39,11 +46,17 @@ class JobQueue(Protocol):
 
 
 def redis_settings(url: str) -> RedisSettings:
-    """Connection settings with retries, so a Redis restart is ridden out instead of crashing callers."""
+    """Connection settings with retries: at connect time, and per command for a blip of about a second.
+
+    Longer outages are the callers' to ride out: workers run their poll loop again (``workers.run``), the
+    API records jobs in the database first and lets the sweeper enqueue what could not be enqueued.
+    """
     settings = RedisSettings.from_dsn(url)
     settings.conn_retries = 10
     settings.conn_retry_delay = 1
     settings.retry_on_timeout = True
+    settings.retry = Retry(ExponentialBackoff(cap=COMMAND_RETRY_CAP_S, base=0.1), COMMAND_RETRIES)
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError]
     return settings
 
 
@@ -61,11 +74,15 @@ class ArqQueue:
 
     async def abort(self, job_id: uuid.UUID) -> None:
         job = Job(str(job_id), self._redis, _queue_name=self._queue_name)
-        # Aborting an id ARQ does not hold poisons later jobs with that id (arq#485): only known ones.
-        if await job.status() not in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
-            return
-        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
-            await job.abort(timeout=ABORT_CONFIRM_TIMEOUT_S, poll_delay=0.1)
+        try:
+            # Aborting an id ARQ does not hold poisons later jobs with that id (arq#485): only known ones.
+            if await job.status() not in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
+                return
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await job.abort(timeout=ABORT_CONFIRM_TIMEOUT_S, poll_delay=0.1)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            # The request is recorded on the job; its worker reads it with its next heartbeat and stops.
+            logger.warning("could not interrupt training job %s through Redis (%s); its heartbeat will", job_id, error)
 
     async def holds(self, job_id: uuid.UUID) -> bool:
         status = await Job(str(job_id), self._redis, _queue_name=self._queue_name).status()
