@@ -8,6 +8,7 @@ import strawberry
 
 from app.services.access import audit, tokens
 from graphql_schema.arguments import list_limit
+from graphql_schema.engine.audit_trail import audited_mutation
 from graphql_schema.engine.context import Info
 from graphql_schema.enums import Role
 from graphql_schema.types.access import ApiToken, AuditEntry
@@ -35,13 +36,13 @@ class AdministrationQuery:
 
 @strawberry.type
 class AdministrationMutation:
-    @strawberry.mutation(description="The token is in the answer only; the server keeps its hash.")
+    @audited_mutation(description="The token is in the answer only; the server keeps its hash.")
     async def create_api_token(self, info: Info, name: str, role: Role) -> NewApiToken:
         async with info.context.write() as session:
             issued = await tokens.issue(session, name, role, created_by=info.context.actor)
         return NewApiToken(id=issued.row.id, name=issued.row.name, role=issued.row.role, token=issued.secret)
 
-    @strawberry.mutation(
+    @audited_mutation(
         description="Effective at once for new requests and websocket connections to this server; "
         "other API processes may accept the token for up to one more second."
     )

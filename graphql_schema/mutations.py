@@ -15,6 +15,7 @@ from app.services.fleet import ingest, machines
 from app.services.models import job_lifecycle, registry
 from app.services.tracking import monitoring, performance, policies
 from app.services.tracking.performance import MetricValues
+from graphql_schema.engine.audit_trail import audited_mutation
 from graphql_schema.engine.context import Info
 from graphql_schema.enums import ModelType
 from graphql_schema.inputs import (
@@ -37,12 +38,12 @@ from graphql_schema.types.versions import ModelVersion
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @audited_mutation()
     async def register_machine(self, info: Info, name: str) -> Machine:
         async with info.context.write() as session:
             return Machine.from_row(await machines.register(session, name))
 
-    @strawberry.mutation(
+    @audited_mutation(
         description="Upsert up to the configured batch size of readings in one all-or-nothing transaction."
     )
     async def ingest_readings(self, info: Info, machine_id: uuid.UUID, readings: list[ReadingInput]) -> IngestResult:
@@ -63,7 +64,7 @@ class Mutation:
             result = await ingest.upsert_readings(session, machine_id, rows)
         return IngestResult(machine_id=result.machine_id, inserted=result.inserted, updated=result.updated)
 
-    @strawberry.mutation(description="Record metrics of a model trained and evaluated elsewhere (source EXTERNAL).")
+    @audited_mutation(description="Record metrics of a model trained and evaluated elsewhere (source EXTERNAL).")
     async def record_metrics(self, info: Info, input: RecordMetricsInput) -> PerformanceMetrics:
         values = MetricValues(
             r_squared=input.r_squared,
@@ -89,7 +90,7 @@ class Mutation:
             )
         return PerformanceMetrics.from_row(row)
 
-    @strawberry.mutation(
+    @audited_mutation(
         description="Evaluate the champion now: performance, data drift over windowDays, concept drift; stored."
     )
     async def check_drift(
@@ -99,7 +100,7 @@ class Mutation:
         report = await monitoring.check_drift(info.context.resources, machine_id, model_type, days)
         return DriftReport.from_row(report)
 
-    @strawberry.mutation(description="Start retraining a series; answers with the active job when one is running.")
+    @audited_mutation(description="Start retraining a series; answers with the active job when one is running.")
     async def trigger_retrain(
         self, info: Info, machine_id: uuid.UUID, model_type: ModelType, reason: str | None = None
     ) -> TriggerRetrainResult:
@@ -110,18 +111,18 @@ class Mutation:
             triggered=outcome.triggered, reason=outcome.reason, job=TrainingJob.from_row(outcome.job)
         )
 
-    @strawberry.mutation(
+    @audited_mutation(
         description="Cancel a job: a pending one at once; a running one is interrupted and ends CANCELLED."
     )
     async def cancel_training_job(self, info: Info, id: uuid.UUID) -> TrainingJob:
         return TrainingJob.from_row(await job_lifecycle.cancel(info.context.resources, id))
 
-    @strawberry.mutation(description="Make any version the champion of its series; promoting an older one rolls back.")
+    @audited_mutation(description="Make any version the champion of its series; promoting an older one rolls back.")
     async def promote_model_version(self, info: Info, id: uuid.UUID, reason: str | None = None) -> ModelVersion:
         async with info.context.write() as session:
             return ModelVersion.from_row(await registry.promote(session, id, info.context.actor, reason))
 
-    @strawberry.mutation(description="Start an A/B test between two versions of one series; one running per series.")
+    @audited_mutation(description="Start an A/B test between two versions of one series; one running per series.")
     async def start_ab_test(self, info: Info, input: StartAbTestInput) -> AbTest:
         options = {name: getattr(input, name) for name in abtests.PLAN_OPTIONS}
         plan = abtests.TestPlan(  # an explicit null means the default
@@ -130,12 +131,12 @@ class Mutation:
         async with info.context.write() as session:
             return AbTest.from_row(await abtests.start(session, plan, info.context.actor))
 
-    @strawberry.mutation(description="End a running A/B test early; it keeps a winner only if one was validly decided.")
+    @audited_mutation(description="End a running A/B test early; it keeps a winner only if one was validly decided.")
     async def stop_ab_test(self, info: Info, id: uuid.UUID) -> AbTest:
         async with info.context.write() as session:
             return AbTest.from_row(await abtests.stop(session, id))
 
-    @strawberry.mutation(
+    @audited_mutation(
         description="Predict with the champion, or with the arms of the running A/B test; every prediction is stored."
     )
     async def predict(
@@ -150,17 +151,17 @@ class Mutation:
             for p in served
         ]
 
-    @strawberry.mutation
+    @audited_mutation()
     async def acknowledge_alert(self, info: Info, id: uuid.UUID) -> Alert:
         async with info.context.write() as session:
             return Alert.from_row(await alerts.acknowledge(session, id, info.context.actor))
 
-    @strawberry.mutation
+    @audited_mutation()
     async def resolve_alert(self, info: Info, id: uuid.UUID, note: str | None = None) -> Alert:
         async with info.context.write() as session:
             return Alert.from_row(await alerts.resolve(session, id, note, info.context.actor))
 
-    @strawberry.mutation(description="Set some or all thresholds of a series; omitted fields keep their value.")
+    @audited_mutation(description="Set some or all thresholds of a series; omitted fields keep their value.")
     async def set_monitoring_policy(self, info: Info, input: MonitoringPolicyInput) -> MonitoringPolicy:
         changes = {
             name: getattr(input, name)

@@ -1,15 +1,18 @@
 """Writes one audit entry per root field of every mutation an authenticated caller sends.
 
-It runs after the operation has completed (and after ``ErrorCodes`` has given every error its code),
-in its own short transaction, so a mutation that failed and rolled back is still recorded, and a
-failure to write the entry is logged instead of breaking the response. It also runs when the
-operation is cancelled (outcome INTERRUPTED if no result existed yet). Refused mutations (FORBIDDEN,
-RATE_LIMITED, invalid documents) are recorded too. Attempts without a valid token are only logged:
-writing a row for each would let anyone on the network grow the table.
+A mutation field that succeeds and wrote through ``Context.write`` gets its entry in that same
+transaction (``AuditedInTransaction``): the change and its entry commit together, in one commit.
+Everything else is recorded after the operation has completed (and after ``ErrorCodes`` has given
+every error its code) by ``AuditTrail``, in one autocommitted statement, so a mutation that failed and
+rolled back is still recorded, and a failure to write the entry is logged instead of breaking the
+response. It also runs when the operation is cancelled (outcome INTERRUPTED if no result existed
+yet). Refused mutations (FORBIDDEN, RATE_LIMITED, invalid documents) are recorded too. Attempts
+without a valid token are only logged: writing a row for each would let anyone on the network grow
+the table.
 
-Target ids are the UUIDs among the field's arguments plus the ``id`` of what it returned, when the
-caller selected it. Argument values are never stored, and nothing of a result but its ``id``, so the
-token returned by ``createApiToken`` cannot reach the log.
+Target ids are the UUIDs among the field's arguments plus the ``id`` of what it returned (for an
+entry written after the operation: when the caller selected it). Argument values are never stored,
+and nothing of a result but its ``id``, so the token returned by ``createApiToken`` cannot reach the log.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
+import strawberry
 from graphql import (
     FieldNode,
     GraphQLError,
+    GraphQLField,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLList,
@@ -34,11 +40,14 @@ from graphql import (
     ValueNode,
     VariableNode,
 )
-from strawberry.extensions import SchemaExtension
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.types import Info
 
-from app.db.engine import SessionFactory, transaction
+from app.db.engine import SessionFactory
+from app.http.authentication import Principal
 from app.services.access import audit
-from graphql_schema.engine.context import Context
+from graphql_schema.engine.context import WRITE_SCOPE, Context, WriteScope
 from graphql_schema.engine.root_fields import root_field_nodes
 
 logger = logging.getLogger("kilowatch.audit")
@@ -47,34 +56,81 @@ OUTCOME_INTERRUPTED = "INTERRUPTED"
 
 #: Audit writes under way; the event loop holds tasks only weakly.
 _WRITES: set[asyncio.Task[None]] = set()
+#: Response keys of the operation under way whose entries were committed with their mutation.
+_RECORDED: ContextVar[set[str] | None] = ContextVar("kilowatch_audited_in_transaction", default=None)
+
+
+class AuditedInTransaction(FieldExtension):
+    """Commits a mutation field's audit entry in the transaction of its first ``Context.write`` block.
+
+    A field that wrote nothing that way (its services run their own transactions) or that failed is
+    left to ``AuditTrail``: a failed field's transaction is rolled back whole, its entry written after.
+    """
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info[Context, None], **kwargs: Any
+    ) -> Any:
+        scope = WriteScope()
+        token = WRITE_SCOPE.set(scope)
+        try:
+            result = await next_(source, info, **kwargs)
+            if scope.session is not None:
+                await _commit_with_entry(scope.session, info, result)
+        finally:
+            WRITE_SCOPE.reset(token)
+            if scope.session is not None:
+                await scope.session.close()
+        for callback in scope.after_commit:
+            callback()
+        return result
+
+
+async def _commit_with_entry(session: AsyncSession, info: Info[Context, None], result: object) -> None:
+    raw = info._raw_info
+    node = raw.field_nodes[0]
+    principal = info.context.principal
+    if principal is not None:
+        targets = [*argument_ids(raw.parent_type.fields[node.name.value], node, raw.variable_values)]
+        targets.extend(_ids_of_objects(result))
+        operation_name = raw.operation.name.value if raw.operation.name else None
+        entry = audit.AuditRecord(
+            principal.name, node.name.value, audit.OUTCOME_OK, targets, _details(principal, operation_name)
+        )
+        await audit.record(session, [entry])
+    await session.commit()
+    recorded = _RECORDED.get()
+    if recorded is not None:
+        recorded.add(_response_key(node))
 
 
 class AuditTrail(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
+        recorded: set[str] = set()
+        _RECORDED.set(recorded)  # a fresh set per operation; the request's task context holds nothing else
         try:
             yield
         finally:
-            await self._record()
+            await self._record(recorded)
 
-    async def _record(self) -> None:
+    async def _record(self, recorded: set[str]) -> None:
         """Write the entries in a task of their own, so they are written even if the operation is cancelled.
 
         A websocket client that sends ``complete`` as soon as a mutation's answer arrives cancels the
         operation while this runs; without the shield, that client could keep its mutations out of the log.
         """
         try:
-            records = self._records()
+            records = self._records(recorded)
         except Exception:  # noqa: BLE001 - the response is already decided; a lost entry is logged, not raised
             logger.exception("could not build the audit log entry of %s", self.execution_context.operation_name)
             return
         if records:
             context: Context = self.execution_context.context
-            task = asyncio.get_running_loop().create_task(_write(context.resources.sessions, records))
+            task = asyncio.get_running_loop().create_task(_write(context.resources.reads, records))
             _WRITES.add(task)
             task.add_done_callback(_WRITES.discard)
             await asyncio.shield(task)
 
-    def _records(self) -> list[audit.AuditRecord]:
+    def _records(self, recorded: set[str]) -> list[audit.AuditRecord]:
         execution = self.execution_context
         if execution.graphql_document is None:
             return []
@@ -92,11 +148,7 @@ class AuditTrail(SchemaExtension):
             data = None
         else:
             errors, data = list(execution.result.errors or []), execution.result.data
-        details: dict[str, Any] = {}
-        if principal.token_id is not None:
-            details["tokenId"] = str(principal.token_id)
-        if execution.operation_name:
-            details["operationName"] = execution.operation_name
+        details = _details(principal, execution.operation_name)
         return [
             audit.AuditRecord(
                 actor=principal.name,
@@ -106,31 +158,46 @@ class AuditTrail(SchemaExtension):
                 details=details,
             )
             for node, outcome in _executed(nodes, data, errors)
+            if _response_key(node) not in recorded
         ]
 
     def _argument_ids(self, node: FieldNode) -> list[uuid.UUID]:
-        """UUIDs among the arguments as sent, visiting only arguments whose type can hold one.
-
-        The values are read, not coerced again: an ``ingestReadings`` call carries up to 50,000
-        readings, and none of them needs to be looked at to find its ``machineId``.
-        """
         mutation_type = self.execution_context.schema._schema.mutation_type
         definition = mutation_type.fields.get(node.name.value) if mutation_type else None
         if definition is None:
             return []
-        variables = self.execution_context.variables or {}
-        found: list[uuid.UUID] = []
-        for argument in node.arguments or ():
-            argument_definition = definition.args.get(argument.name.value)
-            if argument_definition is not None:
-                found.extend(_ids_in_literal(argument_definition.type, argument.value, variables))
-        return found
+        return argument_ids(definition, node, self.execution_context.variables or {})
+
+
+def argument_ids(definition: GraphQLField, node: FieldNode, variables: dict[str, Any]) -> list[uuid.UUID]:
+    """UUIDs among the arguments as sent, visiting only arguments whose type can hold one.
+
+    The values are read, not coerced again: an ``ingestReadings`` call carries up to 50,000
+    readings, and none of them needs to be looked at to find its ``machineId``.
+    """
+    found: list[uuid.UUID] = []
+    for argument in node.arguments or ():
+        argument_definition = definition.args.get(argument.name.value)
+        if argument_definition is not None:
+            found.extend(_ids_in_literal(argument_definition.type, argument.value, variables))
+    return found
+
+
+def _details(principal: Principal, operation_name: str | None) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    if principal.token_id is not None:
+        details["tokenId"] = str(principal.token_id)
+    if operation_name:
+        details["operationName"] = operation_name
+    return details
 
 
 async def _write(sessions: SessionFactory, records: list[audit.AuditRecord]) -> None:
+    """One autocommitted statement on PostgreSQL (the read sessions' engine): no BEGIN and COMMIT round trips."""
     try:
-        async with transaction(sessions) as session:
+        async with sessions() as session:
             await audit.record(session, records)
+            await session.commit()
     except Exception:  # noqa: BLE001 - logged, never raised: the answer has already left
         logger.exception("could not write the audit log entries of %s", ", ".join(item.operation for item in records))
 
@@ -212,8 +279,17 @@ def _ids_in_raw(type_: GraphQLInputType, value: object) -> Iterator[uuid.UUID]:
         for name, item in value.items():
             if name in type_.fields:
                 yield from _ids_in_raw(type_.fields[name].type, item)
+    elif isinstance(value, uuid.UUID):  # variables as coerced for execution
+        yield value
     elif isinstance(value, str):
         yield from _parsed(value)
+
+
+def _ids_of_objects(value: object) -> Iterator[uuid.UUID]:
+    """The ``id`` of what a resolver returned (an object or a list of them), whether selected or not."""
+    for item in value if isinstance(value, list) else (value,):
+        if isinstance(identifier := getattr(item, "id", None), uuid.UUID):
+            yield identifier
 
 
 def _ids_in_result(value: object) -> Iterator[uuid.UUID]:
@@ -228,3 +304,8 @@ def _parsed(text: str) -> Iterator[uuid.UUID]:
         yield uuid.UUID(text)
     except ValueError:
         return
+
+
+def audited_mutation(**options: Any) -> Any:
+    """``strawberry.mutation`` with ``AuditedInTransaction``: how every root mutation field is declared."""
+    return strawberry.mutation(extensions=[AuditedInTransaction()], **options)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,24 @@ from app.runtime.rate_limits import RateLimiter
 from app.runtime.resources import Resources
 from app.services.access.principals import Principal
 from graphql_schema.loaders import Loaders
+
+
+@dataclass
+class WriteScope:
+    """The transaction of one mutation field, left open after the resolver's ``write`` block.
+
+    ``graphql_schema.engine.audit_trail.AuditedInTransaction`` opens a scope around a mutation field,
+    adds the field's audit entry to the transaction the resolver wrote in and commits both at once:
+    one commit per mutation, and no change without its entry. ``after_commit`` holds what must happen
+    only once the change is committed (forgetting a revoked token).
+    """
+
+    session: AsyncSession | None = None
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+#: The scope of the mutation field being resolved in this task, if any.
+WRITE_SCOPE: ContextVar[WriteScope | None] = ContextVar("kilowatch_write_scope", default=None)
 
 
 @dataclass
@@ -39,8 +58,14 @@ class Context:
 
         Other processes stop within ``app.authentication.TOKEN_CACHE_S``.
         """
-        if self.request is not None:
-            self.request.state.authenticator.forget(token_id)
+        if self.request is None:
+            return
+        authenticator = self.request.state.authenticator
+        scope = WRITE_SCOPE.get()
+        if scope is not None and scope.session is not None:  # the revocation commits after the resolver
+            scope.after_commit.append(lambda: authenticator.forget(token_id))
+        else:
+            authenticator.forget(token_id)
 
     @property
     def actor(self) -> str | None:
@@ -61,9 +86,25 @@ class Context:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits on success and is rolled back whole on any error."""
-        async with transaction(self.resources.sessions) as session:
+        """A session whose work commits on success and is rolled back whole on any error.
+
+        Inside a mutation field's ``WriteScope`` (the first ``write`` of the field), the commit waits
+        until the resolver has returned, so that the field's audit entry joins the same transaction.
+        """
+        scope = WRITE_SCOPE.get()
+        if scope is None or scope.session is not None:
+            async with transaction(self.resources.sessions) as session:
+                yield session
+            return
+        session = self.resources.sessions()
+        scope.session = session
+        try:
             yield session
+            await session.flush()
+        except BaseException:
+            scope.session = None
+            await session.close()  # rolls the transaction back
+            raise
 
 
 Info = StrawberryInfo[Context, None]

@@ -6,6 +6,7 @@ from datetime import datetime
 import strawberry
 
 from app.db import tables
+from app.services.tracking.performance import TrendPoint
 from graphql_schema.engine.context import Info
 from graphql_schema.enums import MetricsSource, ModelType
 
@@ -44,7 +45,7 @@ class PerformanceMetrics:
         return version.version if version else None
 
     @classmethod
-    def from_row(cls, row: tables.PerformanceMetrics) -> PerformanceMetrics:
+    def from_row(cls, row: tables.PerformanceMetrics | TrendPoint) -> PerformanceMetrics:
         return cls(
             id=row.id,
             machine_id=row.machine_id,

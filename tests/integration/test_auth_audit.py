@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from app.services.access import audit
 from tests.support import data_of, error_of, graphql
 
 REGISTER = 'mutation { registerMachine(name: "Audited press") { id } }'
+RECORD = "mutation($m: UUID!) { recordMetrics(input: {machineId: $m, modelType: BASELINE, sampleCount: 3}) { id } }"
 
 
 async def _entries(resources: Resources) -> list[AuditEntry]:
@@ -138,18 +141,74 @@ async def test_administrators_read_the_log_filtered_by_operation_and_actor(
     error_of(await graphql(operator_client, log), "FORBIDDEN")
 
 
-async def test_a_failed_audit_write_is_logged_and_the_answer_still_leaves(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+async def test_a_failed_audit_write_rolls_the_mutation_back_and_is_logged(
+    client: httpx.AsyncClient, resources: Resources, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def broken(*_: Any) -> None:
         raise OSError("audit storage unavailable")
 
+    machine_id = data_of(await graphql(client, REGISTER))["registerMachine"]["id"]
     monkeypatch.setattr(audit, "record", broken)
     with caplog.at_level(logging.ERROR, logger="kilowatch.audit"):
-        result = await graphql(client, REGISTER)
+        result = await graphql(client, RECORD, {"m": machine_id})
 
-    assert data_of(result)["registerMachine"]["id"]
-    assert "could not write the audit log entries of registerMachine" in caplog.text
+    error_of(result, "INTERNAL")  # no change without its entry
+    latest = "query($m: UUID!) { latestPerformance(machineId: $m) { id } }"
+    assert data_of(await graphql(client, latest, {"m": machine_id}))["latestPerformance"] == []
+    assert "could not write the audit log entries of recordMetrics" in caplog.text
+
+
+@contextmanager
+def statements_of(resources: Resources) -> Iterator[dict[str, int]]:
+    """Statements sent, and transactions committed, through the process's engine while the block runs."""
+    seen = {"statements": 0, "commits": 0}
+
+    def statement(_connection: Any, _cursor: Any, text: str, *_: Any) -> None:
+        seen["statements"] += "api_tokens" not in text  # a token lookup depends on the cache's age, not the call
+
+    def commit(_connection: Any) -> None:
+        seen["commits"] += 1
+
+    engine = resources.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    sa.event.listen(engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", statement)
+        sa.event.remove(engine, "commit", commit)
+
+
+async def test_a_mutation_and_its_entry_commit_together_in_one_transaction(
+    operator_client: httpx.AsyncClient, resources: Resources
+) -> None:
+    machine_id = data_of(await graphql(operator_client, REGISTER))["registerMachine"]["id"]
+
+    with statements_of(resources) as seen:
+        recorded = data_of(await graphql(operator_client, RECORD, {"m": machine_id}))["recordMetrics"]
+
+    assert seen == {"statements": 2, "commits": 1}  # the evaluation's INSERT and its entry's, one commit
+    entry = (await _entries(resources))[-1]
+    assert (entry.operation, entry.outcome, entry.target_ids) == ("recordMetrics", "ok", [machine_id, recorded["id"]])
+
+
+async def test_a_failed_mutation_costs_its_read_and_one_entry(
+    operator_client: httpx.AsyncClient, resources: Resources
+) -> None:
+    data_of(await graphql(operator_client, REGISTER))
+    missing = str(uuid.uuid4())
+
+    with statements_of(resources) as seen:
+        error_of(
+            await graphql(
+                operator_client, "mutation($id: UUID!) { acknowledgeAlert(id: $id) { id } }", {"id": missing}
+            ),
+            "NOT_FOUND",
+        )
+
+    assert seen["statements"] == 2  # the alert's lookup, then the entry in a statement of its own
+    entry = (await _entries(resources))[-1]
+    assert (entry.operation, entry.outcome, entry.target_ids) == ("acknowledgeAlert", "NOT_FOUND", [missing])
 
 
 async def test_skipped_fields_leave_no_entry_and_a_repeated_fragment_leaves_one(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from app.db.engine import transaction
 from app.db.tables import PerformanceMetrics
 from app.enums import MetricsSource, ModelType
 from app.runtime.resources import Resources
+from app.services.tracking import performance
 from tests.support import data_of, error_of, graphql
 
 RECORD = """mutation($input: RecordMetricsInput!) { recordMetrics(input: $input) {
@@ -132,3 +134,57 @@ async def test_latest_performance_is_per_series_through_the_view(client: httpx.A
 
     assert len(everything) == 3
     assert first_baseline == [{"machineId": first, "modelType": "BASELINE", "cvRmse": 0.2}]
+
+
+async def test_buckets_are_equal_count_sample_weighted_merges_computed_by_the_database(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    machine_id = uuid.UUID(await _machine(client, "Chiller"))
+    now = datetime.now(UTC)
+    evaluations = [
+        {
+            "evaluated_at": now - timedelta(hours=23 - index),
+            "sample_count": index % 4,  # 0 samples weigh 1
+            "r_squared": None if index % 5 == 0 else 0.5 + index / 100,
+            "cv_rmse": 0.1 + index / 1000,
+            "drift_score": None if index % 3 else index / 10,
+            "window_start": now - timedelta(hours=30 - index),
+            "window_end": now - timedelta(hours=29 - index),
+        }
+        for index in range(23)
+    ]
+    async with transaction(resources.sessions) as session:
+        session.add_all(
+            PerformanceMetrics(
+                machine_id=machine_id,
+                model_type=ModelType.ANOMALY,
+                source=MetricsSource.MONITORING,
+                extra={"own": index},
+                drift_detected=index == 7,
+                **evaluation,
+            )
+            for index, evaluation in enumerate(evaluations)
+        )
+
+    async with resources.reads() as session:
+        points = await performance.trend(session, machine_id, ModelType.ANOMALY, 30, 5)
+        unbucketed = await performance.trend(session, machine_id, ModelType.ANOMALY, 30, 23)
+
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for index, evaluation in enumerate(evaluations):  # evaluation i of n goes to bucket floor(i * 5 / n)
+        groups.setdefault(index * 5 // 23, []).append({**evaluation, "drift_detected": index == 7})
+    assert [point.evaluations for point in points] == [len(group) for group in groups.values()] == [5, 5, 4, 5, 4]
+    for point, group in zip(points, groups.values(), strict=True):
+        assert point.evaluated_at == group[-1]["evaluated_at"]
+        assert (point.window_start, point.window_end) == (group[0]["window_start"], group[-1]["window_end"])
+        assert point.sample_count == sum(item["sample_count"] for item in group)
+        assert point.drift_detected == any(item["drift_detected"] for item in group)
+        scores = [item["drift_score"] for item in group if item["drift_score"] is not None]
+        assert point.drift_score == (max(scores) if scores else None)
+        assert point.extra == {"bucketed_evaluations": len(group)}
+        for name in ("r_squared", "cv_rmse"):
+            pairs = [(item[name], max(item["sample_count"], 1)) for item in group if item[name] is not None]
+            expected = sum(value * weight for value, weight in pairs) / sum(weight for _, weight in pairs)
+            assert getattr(point, name) == pytest.approx(expected, rel=1e-12)
+    assert [point.extra for point in unbucketed] == [{"own": index} for index in range(23)]
+    assert [point.cv_rmse for point in unbucketed] == pytest.approx([item["cv_rmse"] for item in evaluations])

@@ -1,8 +1,9 @@
 """The audit log: who ran which mutation on what, when, and how it ended.
 
-Entries are written by the API after each mutation, in their own transaction, so a mutation that
-failed and rolled back is still on record. They hold identifiers and outcome codes only, never
-argument values, so no token or other secret can end up here.
+Entries are written by the API: a mutation's entry in the mutation's own transaction when it
+succeeds, in a statement of its own when it failed and rolled back, so that failure is on record
+too. They hold identifiers and outcome codes only, never argument values, so no token or other
+secret can end up here.
 """
 
 from __future__ import annotations
@@ -32,17 +33,20 @@ class AuditRecord:
 
 
 async def record(session: AsyncSession, records: Sequence[AuditRecord]) -> None:
-    session.add_all(
-        AuditEntry(
-            actor=item.actor,
-            operation=item.operation,
-            outcome=item.outcome,
-            target_ids=[str(target) for target in dict.fromkeys(item.target_ids)],
-            details=item.details,
-        )
-        for item in records
+    """One INSERT without RETURNING: nothing of the new rows is read back, so no ORM objects are made."""
+    await session.execute(
+        sa.insert(AuditEntry.__table__),
+        [
+            {
+                "actor": item.actor,
+                "operation": item.operation,
+                "outcome": item.outcome,
+                "target_ids": [str(target) for target in dict.fromkeys(item.target_ids)],
+                "details": item.details,
+            }
+            for item in records
+        ],
     )
-    await session.flush()
 
 
 async def list_entries(

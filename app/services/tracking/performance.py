@@ -6,15 +6,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import PerformanceMetrics
 from app.enums import MetricsSource, ModelType
-from app.errors import InvalidInput
+from app.errors import InvalidInput, NotFound
 from app.services.checks import camel_case, require_limit, require_range, require_window
-from app.services.fleet import machines
 from app.services.models import registry
 
 MAX_TREND_DAYS = 3_650
@@ -66,29 +67,71 @@ async def record_external(
     sample_count: int,
     values: MetricValues,
 ) -> PerformanceMetrics:
-    """Metrics computed by a model trained and evaluated outside Kilowatch (source EXTERNAL)."""
+    """Metrics computed by a model trained and evaluated outside Kilowatch (source EXTERNAL).
+
+    One INSERT, no read first: an unknown machine is reported from the foreign key's refusal (the
+    caller's transaction is rolled back either way). A given version is read to check its series,
+    which also proves the machine exists.
+    """
     if sample_count < 0:
         raise InvalidInput(f"sampleCount must be ≥ 0, got {sample_count}", field="sampleCount")
     values.check()
     require_window("windowStart", window_start, "windowEnd", window_end)
-    await machines.require(session, machine_id)
     if model_version_id is not None:
         await registry.require_version_of_series(session, model_version_id, machine_id, model_type)
-    row = PerformanceMetrics(
-        machine_id=machine_id,
-        model_type=model_type,
-        model_version_id=model_version_id,
-        source=MetricsSource.EXTERNAL,
-        window_start=window_start,
-        window_end=window_end,
-        sample_count=sample_count,
-        extra={},
-        drift_detected=False,
+    columns: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "machine_id": machine_id,
+        "model_type": model_type,
+        "model_version_id": model_version_id,
+        "source": MetricsSource.EXTERNAL,
+        "evaluated_at": datetime.now(UTC),
+        "window_start": window_start,
+        "window_end": window_end,
+        "sample_count": sample_count,
+        "extra": {},
+        "drift_detected": False,
+        "drift_score": None,
         **{name: getattr(values, name) for name in METRIC_COLUMNS},
-    )
-    session.add(row)
-    await session.flush()
-    return row
+    }
+    try:
+        await session.execute(sa.insert(PerformanceMetrics.__table__).values(columns))
+    except IntegrityError as error:
+        raise NotFound(f"machine {machine_id} does not exist", field="machineId") from error
+    return PerformanceMetrics(**columns)  # what was stored, without reading it back
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One point of a trend: an evaluation, or the merge of consecutive ones (``evaluations`` > 1).
+
+    A merged point keeps the identity (id, version, source, time) of its newest evaluation, the union
+    of the windows, the summed sample count, whether any evaluation saw drift and the highest drift
+    score; its metrics are sample-weighted means (an evaluation of 0 samples weighs 1).
+    """
+
+    id: uuid.UUID
+    machine_id: uuid.UUID
+    model_type: ModelType
+    model_version_id: uuid.UUID | None
+    source: MetricsSource
+    evaluated_at: datetime
+    window_start: datetime | None
+    window_end: datetime | None
+    sample_count: int
+    r_squared: float | None
+    rmse: float | None
+    mae: float | None
+    mape: float | None
+    cv_rmse: float | None
+    nmbe: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    drift_detected: bool
+    drift_score: float | None
+    extra: dict[str, Any]
+    evaluations: int
 
 
 async def trend(
@@ -97,26 +140,34 @@ async def trend(
     model_type: ModelType,
     days: int,
     max_points: int,
-) -> list[PerformanceMetrics]:
-    """The last ``days`` of one series' history on data time, bucketed to at most ``max_points`` points.
+) -> list[TrendPoint]:
+    """The last ``days`` of one series' history on data time, bucketed by the database to at most ``max_points``.
 
     A point's place in time is the end of the data window it describes (its evaluation time only
     when it has no window): a month of readings replayed in minutes is a month long. The span ends at
     the series' newest window end, so a history imported months later still shows its last ``days``.
+
+    Buckets hold consecutive evaluations in data-time order and equal counts (sizes differ by at most
+    one): evaluation ``i`` of ``n`` goes to bucket ``floor(i * max_points / n)``. Numbering, grouping
+    and the weighted means run in one statement, so a 10,000-evaluation history costs a query
+    returning ``max_points`` rows instead of 10,000 ORM objects merged in Python.
     """
     require_limit("days", days, MAX_TREND_DAYS)
     series = (PerformanceMetrics.machine_id == machine_id, PerformanceMetrics.model_type == model_type)
     newest = await session.scalar(sa.select(sa.func.max(DATA_TIME)).where(*series))
     if newest is None:
         return []
-    rows = (
-        await session.scalars(
-            sa.select(PerformanceMetrics)
-            .where(*series, DATA_TIME > _aware(newest) - timedelta(days=days))
-            .order_by(DATA_TIME, PerformanceMetrics.evaluated_at, PerformanceMetrics.id)
+    since = _aware(newest) - timedelta(days=days)
+    rows = (await session.execute(_trend_statement(series, since, max_points))).all()
+    return [
+        TrendPoint(
+            **{name: getattr(row, name) for name in _TREND_FIELDS},
+            drift_detected=bool(row.drift_detected),
+            extra=row.extra if row.evaluations == 1 else {"bucketed_evaluations": row.evaluations},
+            evaluations=row.evaluations,
         )
-    ).all()
-    return bucket(list(rows), max_points)
+        for row in rows
+    ]
 
 
 def _aware(instant: datetime) -> datetime:
@@ -124,39 +175,71 @@ def _aware(instant: datetime) -> datetime:
     return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
-def bucket(rows: list[PerformanceMetrics], max_points: int) -> list[PerformanceMetrics]:
-    """Merge consecutive evaluations into equal-count buckets, weighting metrics by sample count.
+_TREND_FIELDS = (
+    "id",
+    "machine_id",
+    "model_type",
+    "model_version_id",
+    "source",
+    "evaluated_at",
+    "window_start",
+    "window_end",
+    "sample_count",
+    *METRIC_COLUMNS,
+    "drift_score",
+)
 
-    Each bucket keeps the identity (id, version, source) of its newest evaluation, the union of the
-    windows, the summed sample count, whether any evaluation saw drift and the highest drift score.
-    """
-    if len(rows) <= max_points:
-        return rows
-    edges = [round(index * len(rows) / max_points) for index in range(max_points + 1)]
-    return [_merge(rows[start:end]) for start, end in zip(edges, edges[1:], strict=False) if end > start]
 
-
-def _merge(group: Sequence[PerformanceMetrics]) -> PerformanceMetrics:
-    newest = group[-1]
-    merged = PerformanceMetrics(
-        id=newest.id,
-        machine_id=newest.machine_id,
-        model_type=newest.model_type,
-        model_version_id=newest.model_version_id,
-        source=newest.source,
-        evaluated_at=newest.evaluated_at,
-        window_start=min((row.window_start for row in group if row.window_start), default=None),
-        window_end=max((row.window_end for row in group if row.window_end), default=None),
-        sample_count=sum(row.sample_count for row in group),
-        extra={"bucketed_evaluations": len(group)},
-        drift_detected=any(row.drift_detected for row in group),
-        drift_score=max((row.drift_score for row in group if row.drift_score is not None), default=None),
+def _trend_statement(series: tuple[sa.ColumnElement[bool], ...], since: datetime, max_points: int) -> sa.Select[Any]:
+    metrics = PerformanceMetrics.__table__
+    position = sa.func.row_number().over(order_by=(DATA_TIME, metrics.c.evaluated_at, metrics.c.id)) - 1
+    numbered = (
+        sa.select(metrics, position.label("position"), sa.func.count().over().label("total"))
+        .where(*series, DATA_TIME > since)
+        .cte("numbered")
     )
-    for name in METRIC_COLUMNS:
-        pairs = [(getattr(row, name), max(row.sample_count, 1)) for row in group if getattr(row, name) is not None]
-        weight = sum(w for _, w in pairs)
-        setattr(merged, name, sum(v * w for v, w in pairs) / weight if pairs else None)
-    return merged
+    points = sa.literal(max_points, sa.BigInteger)
+    bucket = sa.case(
+        (numbered.c.total <= points, numbered.c.position), else_=numbered.c.position * points // numbered.c.total
+    )
+    bucketed = sa.select(numbered, bucket.label("bucket")).cte("bucketed")
+    weight = sa.case((bucketed.c.sample_count > 1, bucketed.c.sample_count), else_=1)
+    groups = (
+        sa.select(
+            bucketed.c.bucket,
+            sa.func.max(bucketed.c.position).label("newest"),
+            sa.func.count().label("evaluations"),
+            sa.func.min(bucketed.c.window_start).label("window_start"),
+            sa.func.max(bucketed.c.window_end).label("window_end"),
+            sa.func.sum(bucketed.c.sample_count).label("sample_count"),
+            sa.func.max(sa.case((bucketed.c.drift_detected, 1), else_=0)).label("drift_detected"),
+            sa.func.max(bucketed.c.drift_score).label("drift_score"),
+            *(
+                (
+                    sa.func.sum(bucketed.c[name] * weight)
+                    / sa.func.sum(sa.case((bucketed.c[name].is_not(None), weight)))
+                ).label(name)
+                for name in METRIC_COLUMNS
+            ),
+        )
+        .group_by(bucketed.c.bucket)
+        .cte("groups")
+    )
+    newest = bucketed.alias("newest")
+    return (
+        sa.select(
+            newest.c.id,
+            newest.c.machine_id,
+            newest.c.model_type,
+            newest.c.model_version_id,
+            newest.c.source,
+            newest.c.evaluated_at,
+            newest.c.extra,
+            *(groups.c[name] for name in groups.c.keys() if name not in ("bucket", "newest")),
+        )
+        .join_from(groups, newest, newest.c.position == groups.c.newest)
+        .order_by(groups.c.bucket)
+    )
 
 
 async def latest(

@@ -1,0 +1,301 @@
+"""The write and history paths beside MLflow's tracking server, measured side by side in one run.
+
+Both servers run here on PostgreSQL, each in a scratch database of its own created and dropped by
+this run: Kilowatch as ``kilowatch serve`` (one process, authentication on, every call carrying an
+operator token), MLflow as ``mlflow server`` with its default workers and a PostgreSQL backend store.
+One sequential client with a keep-alive connection (``http.client``, the lightest there is, so the
+servers' costs dominate) drives both with the same kind of call:
+
+- *write*: ``recordMetrics`` (one evaluation of a series: several metrics, one audit entry) against
+  MLflow's ``log_metric`` (``POST /api/2.0/mlflow/runs/log-metric``, one value), calls/s, p50, p99;
+- *history*: ``performanceTrend`` of a 10,000-evaluation series, bucketed on the server to 500 points,
+  against MLflow's ``get_metric_history`` of a 10,000-point metric (``GET
+  /api/2.0/mlflow/metrics/get-history``, which returns every point);
+- *cost of a mutation*: a read (``machine(id)``), ``recordMetrics`` and ``acknowledgeAlert`` of an
+  unknown id, latencies and the commits each costs (from ``pg_stat_database``).
+
+MLflow pins its own graphql-core, so it lives in a virtualenv of its own under /tmp:
+
+    python3 -m venv /tmp/mlflow-venv && /tmp/mlflow-venv/bin/pip install mlflow psycopg2-binary
+    python bench/mlflow_compare.py [--mlflow /tmp/mlflow-venv/bin/mlflow] [--calls 2000] [--history 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.query import free_port, kilowatch, server  # noqa: E402
+from tests.support import ADMIN_DSN, scratch_postgres_database  # noqa: E402
+
+RECORD = "mutation($input: RecordMetricsInput!) { recordMetrics(input: $input) { id } }"  # the answer a logger reads
+TREND = (
+    "query($m: UUID!, $days: Int) { performanceTrend(machineId: $m, modelType: BASELINE, days: $days)"
+    " { evaluatedAt sampleCount rSquared cvRmse nmbe driftScore } }"  # the dashboard's trend chart
+)
+READ = "query($m: UUID!) { machine(id: $m) { id name } }"
+ACKNOWLEDGE = "mutation($id: UUID!) { acknowledgeAlert(id: $id) { id } }"
+MLFLOW_HINT = "python3 -m venv /tmp/mlflow-venv && /tmp/mlflow-venv/bin/pip install mlflow psycopg2-binary"
+
+
+@dataclass(frozen=True)
+class Timing:
+    label: str
+    seconds: list[float]
+
+    @property
+    def rate(self) -> float:
+        return len(self.seconds) / sum(self.seconds)
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.seconds)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection; every answer is checked, so an error is never timed as a success."""
+
+    def __init__(self, port: int, headers: dict[str, str] | None = None) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port)
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        self.connection.request(method, path, json.dumps(body) if body is not None else None, self.headers)
+        response = self.connection.getresponse()
+        payload = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{method} {path}: {response.status} {payload[:300]!r}")
+        return json.loads(payload)
+
+    def graphql(self, query: str, variables: dict[str, Any], expect_error: str | None = None) -> Any:
+        answer = self.call("POST", "/graphql", {"query": query, "variables": variables})
+        codes = [error.get("extensions", {}).get("code") for error in answer.get("errors", [])]
+        if codes != ([expect_error] if expect_error else []):
+            raise RuntimeError(f"unexpected answer: {json.dumps(answer)[:300]}")
+        return answer["data"]
+
+
+def timed(label: str, count: int, call: Callable[[int], object]) -> Timing:
+    seconds = []
+    for index in range(count):
+        started = time.perf_counter()
+        call(index)
+        seconds.append(time.perf_counter() - started)
+    return Timing(label, seconds)
+
+
+async def commits(database_url: str) -> int:
+    name = database_url.rsplit("/", 1)[-1]
+    connection = await asyncpg.connect(ADMIN_DSN)
+    try:
+        # The statistics of this backend are a snapshot within its transaction; clear it for a fresh read.
+        await connection.execute("SELECT pg_stat_clear_snapshot()")
+        value = await connection.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1", name
+        )
+    finally:
+        await connection.close()
+    return int(value)
+
+
+def transactions_per_call(database_url: str, count: int, call: Callable[[int], object]) -> float:
+    """Transactions (commits and rollbacks) the database counted per call; statistics arrive within ~1 s."""
+    before = asyncio.run(commits(database_url))
+    for index in range(count):
+        call(index)
+    time.sleep(1.5)
+    return (asyncio.run(commits(database_url)) - before) / count
+
+
+def metrics_input(machine_id: str, index: int) -> dict[str, Any]:
+    return {
+        "machineId": machine_id,
+        "modelType": "BASELINE",
+        "sampleCount": 24,
+        "rSquared": 0.9 - (index % 7) * 0.01,
+        "cvRmse": 0.1 + (index % 5) * 0.01,
+        "nmbe": 0.001 * (index % 3),
+        "rmse": 1.0 + index % 4,
+    }
+
+
+def measure_kilowatch(database_url: str, arguments: argparse.Namespace) -> dict[str, Any]:
+    environment = {**os.environ, "KILOWATCH_DATABASE_URL": database_url, "KILOWATCH_LOG_LEVEL": "WARNING"}
+    environment["KILOWATCH_AUTH"] = "on"
+    kilowatch(environment, "migrate")
+    secret = kilowatch(environment, "token", "create", "--name", "bench", "--role", "operator").splitlines()[-1]
+    port = free_port()
+    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    with server(command, environment, port):
+        client = Client(port, {"Authorization": f"Bearer {secret}"})
+        machine_id = client.graphql('mutation { registerMachine(name: "bench press") { id } }', {})["registerMachine"][
+            "id"
+        ]
+        record = lambda index: client.graphql(RECORD, {"input": metrics_input(machine_id, index)})  # noqa: E731
+        timed("warm-up", 200, record)
+        writes = timed("Kilowatch recordMetrics", arguments.calls, record)
+        for index in range(arguments.calls + 200, arguments.history):  # the rest of the 10k-evaluation history
+            record(index)
+        trend = lambda _: check_trend(client.graphql(TREND, {"m": machine_id, "days": 30}), arguments)  # noqa: E731
+        timed("warm-up", 3, trend)
+        history = timed("Kilowatch performanceTrend", arguments.reads, trend)
+        read = timed("read machine(id)", arguments.calls, lambda _: client.graphql(READ, {"m": machine_id}))
+        missing = str(uuid.uuid4())
+        unknown = lambda _: client.graphql(ACKNOWLEDGE, {"id": missing}, "NOT_FOUND")  # noqa: E731
+        acknowledge = timed("acknowledgeAlert, unknown id", arguments.calls, unknown)
+        per_call = {
+            "read machine(id)": transactions_per_call(
+                database_url, 200, lambda _: client.graphql(READ, {"m": machine_id})
+            ),
+            "recordMetrics": transactions_per_call(database_url, 200, record),
+            "acknowledgeAlert, unknown id": transactions_per_call(database_url, 200, unknown),
+        }
+    return {"writes": writes, "history": history, "read": read, "acknowledge": acknowledge, "per_call": per_call}
+
+
+def check_trend(data: dict[str, Any], arguments: argparse.Namespace) -> None:
+    points = data["performanceTrend"]
+    assert len(points) == arguments.points, len(points)
+    assert sum(point["sampleCount"] for point in points) == 24 * arguments.history
+
+
+@contextmanager
+def mlflow_server(executable: str, backend_uri: str, directory: Path) -> Iterator[int]:
+    port = free_port()
+    command = [
+        executable,
+        "server",
+        "--backend-store-uri",
+        backend_uri,
+        "--default-artifact-root",
+        str(directory / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    log = (directory / "mlflow.log").open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(600):
+            if process.poll() is not None:
+                raise RuntimeError(f"mlflow server exited: {(directory / 'mlflow.log').read_text()[-2000:]}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                connection.request("GET", "/health")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("mlflow server did not become ready")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def measure_mlflow(executable: str, backend_uri: str, arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
+    with mlflow_server(executable, backend_uri, directory) as port:
+        client = Client(port)
+        experiment = client.call("POST", "/api/2.0/mlflow/experiments/create", {"name": "bench"})["experiment_id"]
+        run = client.call("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": experiment, "start_time": 0})
+        run_id = run["run"]["info"]["run_id"]
+        stamp = int(time.time() * 1000)
+
+        def log(index: int) -> None:
+            body = {"run_id": run_id, "key": "cv_rmse", "value": 0.1 + (index % 5) * 0.01, "timestamp": stamp + index}
+            client.call("POST", "/api/2.0/mlflow/runs/log-metric", {**body, "step": index})
+
+        timed("warm-up", 200, log)
+        writes = timed("MLflow log_metric", arguments.calls, lambda index: log(200 + index))  # points differ
+        for start in range(arguments.calls + 200, arguments.history, 1000):  # the rest, in log_batch's largest batches
+            batch = [
+                {"key": "cv_rmse", "value": 0.1, "timestamp": stamp + index, "step": index}
+                for index in range(start, min(start + 1000, arguments.history))
+            ]
+            client.call("POST", "/api/2.0/mlflow/runs/log-batch", {"run_id": run_id, "metrics": batch})
+        path = f"/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=cv_rmse&max_results=25000"
+
+        def history_call(_: int) -> None:
+            metrics = client.call("GET", path)["metrics"]
+            assert len(metrics) == arguments.history, len(metrics)
+
+        timed("warm-up", 3, history_call)
+        history = timed("MLflow get_metric_history", arguments.reads, history_call)
+        version = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    return {"writes": writes, "history": history, "version": version}
+
+
+async def scratch_databases(arguments: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    async with scratch_postgres_database() as kilowatch_url, scratch_postgres_database() as mlflow_url:
+        with tempfile.TemporaryDirectory() as name:
+            backend = mlflow_url.replace("postgresql+asyncpg://", "postgresql+psycopg2://", 1)
+            mlflow = await asyncio.to_thread(measure_mlflow, arguments.mlflow, backend, arguments, Path(name))
+        ours = await asyncio.to_thread(measure_kilowatch, kilowatch_url, arguments)
+    return ours, mlflow
+
+
+def line(timing: Timing) -> str:
+    return (
+        f"{timing.label:<34}{timing.rate:>10,.0f}/s{timing.quantile(0.5) * 1000:>9.2f} ms"
+        f"{timing.quantile(0.99) * 1000:>9.2f} ms"
+    )
+
+
+def report(ours: dict[str, Any], mlflow: dict[str, Any], arguments: argparse.Namespace) -> None:
+    print(f"{mlflow['version']}; PostgreSQL at {ADMIN_DSN.rsplit('@', 1)[-1]}; one sequential keep-alive client")
+    print(f"{'':<34}{'calls':>12}{'p50':>12}{'p99':>12}")
+    print(f"-- write, {arguments.calls} calls each")
+    print(line(ours["writes"]))
+    print(line(mlflow["writes"]))
+    print(f"   ratio (calls/s): {ours['writes'].rate / mlflow['writes'].rate:.1f}×")
+    print(
+        f"-- history of {arguments.history:,} points ({arguments.reads} calls each;"
+        f" ours bucketed to {arguments.points})"
+    )
+    print(line(ours["history"]))
+    print(line(mlflow["history"]))
+    print(f"   ratio (p50): {mlflow['history'].quantile(0.5) / ours['history'].quantile(0.5):.1f}×")
+    print("-- cost of a call (Kilowatch)")
+    for timing in (ours["read"], ours["writes"], ours["acknowledge"]):
+        print(line(timing))
+    for label, value in ours["per_call"].items():
+        print(f"   {label}: {value:.2f} transactions per call (pg_stat_database)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mlflow", default="/tmp/mlflow-venv/bin/mlflow", help="the mlflow executable of its venv")
+    parser.add_argument("--calls", type=int, default=2000, help="measured write calls on each side")
+    parser.add_argument("--history", type=int, default=10_000, help="points of the history read")
+    parser.add_argument("--reads", type=int, default=30, help="measured history reads on each side")
+    parser.add_argument("--points", type=int, default=500, help="the server's max_trend_points (its default)")
+    arguments = parser.parse_args()
+    if not Path(arguments.mlflow).exists():
+        sys.exit(f"MLflow not found at {arguments.mlflow}: {MLFLOW_HINT}")
+    ours, mlflow = asyncio.run(scratch_databases(arguments))
+    report(ours, mlflow, arguments)
+
+
+if __name__ == "__main__":
+    main()
