@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     #: Clock-skew tolerance of ingest: a reading stamped later than now plus this many seconds is refused
     #: (a meter with a wrong clock or time zone), whichever way it arrives (API or CSV import).
     future_tolerance_s: float = Field(default=300.0, ge=0)
+    #: Largest request body; larger ones are refused (413) before they are read. A full ingestReadings
+    #: batch (50,000 readings, every field written out) is ~8 MB of JSON.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     #: Upper bound for every ``limit`` argument of list queries.
     max_list_limit: int = Field(default=1_000, gt=0)
     #: Most points a trend query returns; longer histories are bucketed on the server.

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -32,6 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from app.config import Settings
 from app.http.authentication import Authenticator
+from app.http.failures import BodyLimit, answer_or_explain, failure_response
 from app.http.heap import startup_objects_frozen
 from app.http.process_metrics import exposition
 from app.maintenance.loops import embedded_maintenance
@@ -67,6 +69,13 @@ class KilowatchGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = ClosingOnceWebSocketAdapter  # type: ignore[assignment]
     graphql_transport_ws_handler_class = LiveGraphQLTransportWSHandler
     graphql_ws_handler_class = LiveGraphQLWSHandler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As Strawberry's, with every failure of an HTTP request answered as GraphQL-shaped JSON."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        await answer_or_explain(scope, receive, send, lambda: self.run(Request(scope, receive)))
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.state
@@ -146,7 +155,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return FileResponse(DASHBOARD_DIRECTORY / "index.html")
 
     routes = [
-        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/graphql", graphql_app),  # the view refuses other methods itself, as GraphQL-shaped JSON
         WebSocketRoute("/graphql", graphql_app),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
@@ -154,16 +163,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/", dashboard),
         Mount("/static", StaticFiles(directory=DASHBOARD_DIRECTORY), name="static"),
     ]
-    middleware = [
-        Middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
-            max_age=CORS_MAX_AGE_S,
+    middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=CORS_MAX_AGE_S,
+            )
         )
-    ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware if settings.cors_origins else [])
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=middleware,
+        exception_handlers={Exception: lambda _, error: failure_response(error)},
+    )
 
 
 async def _database_ready(resources: Resources) -> bool:

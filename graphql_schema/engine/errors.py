@@ -3,13 +3,14 @@
 already carrying a code (access control, limits)      → kept as it is
 request-level (syntax, validation, variable coercion) → BAD_USER_INPUT, message kept
 KilowatchError raised by a service                    → its code, message and field kept
+a dependency out of reach (database, Redis)           → SERVICE_UNAVAILABLE with retryAfter, one log line
 anything else raised while executing                  → INTERNAL, message masked, detail logged
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
@@ -17,10 +18,16 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import StreamExecutionResult
 
-from app.errors import KilowatchError
+from app.errors import (
+    INTERNAL_MESSAGE,
+    RETRY_AFTER_S,
+    SERVICE_UNAVAILABLE,
+    UNAVAILABLE_MESSAGE,
+    KilowatchError,
+    unavailable,
+)
 
 logger = logging.getLogger("kilowatch.graphql")
-INTERNAL_MESSAGE = "Internal server error. The incident was logged."
 
 
 def classify(error: GraphQLError) -> GraphQLError:
@@ -34,13 +41,16 @@ def classify(error: GraphQLError) -> GraphQLError:
         return error  # raised already classified, e.g. by access control or the operation limits
     if error.path is None and (original is None or isinstance(original, (GraphQLError, ValueError, TypeError))):
         return _with(error, error.message, {"code": "BAD_USER_INPUT"})
+    if original is not None and unavailable(original):
+        logger.warning("a dependency is unavailable in %s: %r", ".".join(map(str, error.path or [])), original)
+        return _with(error, UNAVAILABLE_MESSAGE, {"code": SERVICE_UNAVAILABLE, "retryAfter": RETRY_AFTER_S})
     logger.error(
         "unexpected error in %s", ".".join(map(str, error.path or [])) or "request", exc_info=original or error
     )
     return _with(error, INTERNAL_MESSAGE, {"code": "INTERNAL"})
 
 
-def _with(error: GraphQLError, message: str, extensions: dict[str, str]) -> GraphQLError:
+def _with(error: GraphQLError, message: str, extensions: Mapping[str, object]) -> GraphQLError:
     return GraphQLError(
         message,
         nodes=error.nodes,

@@ -4,7 +4,7 @@ import { getToken } from "./auth.js";
 
 export const ENDPOINT = new URL("graphql", document.baseURI);
 
-const STATUS_CODES = { 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 429: "RATE_LIMITED" };
+const STATUS_CODES = { 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE" };
 
 /** An error as the API reported it; `code` is its extensions.code when it gave one. */
 export class ApiError extends Error {
