@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,11 @@ class KilowatchGraphQL(GraphQL[Context, None]):
             return
         await answer_or_explain(scope, receive, send, lambda: self.run(Request(scope, receive)))
 
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL built from files this server ships: Strawberry's own page loads them from a CDN."""
+        return _graphiql_page()
+
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.state
         context = Context(
@@ -104,6 +110,11 @@ class KilowatchGraphQL(GraphQL[Context, None]):
             await authentication.record_use()
         context.principal = principal
         return UNSET
+
+
+@cache
+def _graphiql_page() -> str:
+    return (DASHBOARD_DIRECTORY / "graphiql.html").read_text()
 
 
 def _run_after_response(response: Response, task: Callable[[], Awaitable[None]]) -> None:
