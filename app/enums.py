@@ -34,6 +34,17 @@ class TriggerType(StrEnum):
     DEGRADATION = "degradation"
 
 
+class InterventionKind(StrEnum):
+    EFFICIENCY_MEASURE = "efficiency_measure"
+    EQUIPMENT_CHANGE = "equipment_change"
+    OPERATIONAL_CHANGE = "operational_change"
+    NON_ROUTINE_EVENT = "non_routine_event"
+
+
+#: Changes after which the ANOMALY and FORECAST series must re-learn the machine from the change on.
+RELEARN_AFTER: tuple[InterventionKind, ...] = (InterventionKind.EQUIPMENT_CHANGE, InterventionKind.OPERATIONAL_CHANGE)
+
+
 class VersionStage(StrEnum):
     CANDIDATE = "candidate"
     CHAMPION = "champion"

@@ -10,7 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.types.arguments import InputContext
 
-from graphql_schema.enums import ModelType
+from graphql_schema.enums import InterventionKind, ModelType
 
 
 @strawberry.input
@@ -106,3 +106,11 @@ def _reading_from_input(cls: type[ReadingInput], value: Mapping[str, Any], _: In
 
 
 ReadingInput.__strawberry_definition__.from_input = _reading_from_input
+
+
+@strawberry.input
+class InterventionInput:
+    machine_id: uuid.UUID
+    at: datetime
+    kind: InterventionKind
+    description: str

@@ -22,6 +22,7 @@ from app.services.alerting import alerts
 from app.services.experiments import abtests
 from app.services.fleet import machines
 from app.services.models import jobs, registry
+from app.services.savings import interventions
 from app.services.tracking import performance, policies
 
 SeriesKey = tuple[uuid.UUID, ModelType]
@@ -85,6 +86,7 @@ class Loaders:
     training_jobs = _OnFirstUse(_per_limit(jobs.jobs_of_series), list)
     champion_history = _OnFirstUse(_per_limit(registry.champion_history), list)
     running_ab_test = _OnFirstUse(abtests.running_of_series)
+    interventions = _OnFirstUse(interventions.of_machines, list)
 
     def __init__(self, sessions: SessionFactory) -> None:
         self.sessions = sessions

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -13,12 +15,14 @@ from app.services.checks import camel_case
 from app.services.experiments import abtests, predictions
 from app.services.fleet import ingest, machines
 from app.services.models import job_lifecycle, registry
+from app.services.savings import interventions
 from app.services.tracking import monitoring, performance, policies
 from app.services.tracking.performance import MetricValues
 from graphql_schema.engine.audit_trail import audited_mutation
 from graphql_schema.engine.context import Info
 from graphql_schema.enums import ModelType
 from graphql_schema.inputs import (
+    InterventionInput,
     MonitoringPolicyInput,
     PredictionInput,
     ReadingInput,
@@ -33,7 +37,13 @@ from graphql_schema.types.machine import Machine
 from graphql_schema.types.performance import PerformanceMetrics
 from graphql_schema.types.policies import MonitoringPolicy
 from graphql_schema.types.results import IngestResult, Prediction
+from graphql_schema.types.savings import Intervention
 from graphql_schema.types.versions import ModelVersion
+
+TRAIN_FROM = (
+    "Train only on readings from this instant on (after a change); not in the future, and enough readings must "
+    "follow it for the model type."
+)
 
 
 @strawberry.type
@@ -102,14 +112,35 @@ class Mutation:
 
     @audited_mutation(description="Start retraining a series; answers with the active job when one is running.")
     async def trigger_retrain(
-        self, info: Info, machine_id: uuid.UUID, model_type: ModelType, reason: str | None = None
+        self,
+        info: Info,
+        machine_id: uuid.UUID,
+        model_type: ModelType,
+        reason: str | None = None,
+        train_from: Annotated[datetime | None, strawberry.argument(description=TRAIN_FROM)] = None,
     ) -> TriggerRetrainResult:
         outcome = await job_lifecycle.trigger(
-            info.context.resources, machine_id, model_type, TriggerType.MANUAL, reason, info.context.actor
+            info.context.resources,
+            machine_id,
+            model_type,
+            TriggerType.MANUAL,
+            reason,
+            info.context.actor,
+            train_from=train_from,
         )
         return TriggerRetrainResult(
             triggered=outcome.triggered, reason=outcome.reason, job=TrainingJob.from_row(outcome.job)
         )
+
+    @audited_mutation(
+        description="Record a dated change to a machine; freezes the BASELINE trained on data before it "
+        "(training one first when the champion saw data from `at` on)."
+    )
+    async def record_intervention(self, info: Info, input: InterventionInput) -> Intervention:
+        view = await interventions.record(
+            info.context.resources, input.machine_id, input.at, input.kind, input.description, info.context.actor
+        )
+        return Intervention.from_view(view)
 
     @audited_mutation(
         description="Cancel a job: a pending one at once; a running one is interrupted and ends CANCELLED."

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -11,6 +13,7 @@ from app.services.alerting import alerts
 from app.services.experiments import abtests
 from app.services.fleet import machines
 from app.services.models import jobs
+from app.services.savings import savings
 from app.services.tracking import monitoring, performance
 from graphql_schema.arguments import list_limit, or_default
 from graphql_schema.engine.context import Info
@@ -21,6 +24,7 @@ from graphql_schema.types.drift import DriftReport
 from graphql_schema.types.jobs import TrainingJob
 from graphql_schema.types.machine import Machine, ModelSeries
 from graphql_schema.types.performance import PerformanceMetrics
+from graphql_schema.types.savings import SavingsReport
 from graphql_schema.types.trend import load_trend
 from graphql_schema.types.versions import ModelVersion
 
@@ -170,3 +174,22 @@ class Query:
                 min_samples=or_default(min_samples, 30),
             )
         return VersionComparison.from_comparison(comparison)
+
+    @strawberry.field(
+        description="Avoided energy use since an intervention, measured against the baseline frozen before it "
+        "(IPMVP Option C); see docs/savings.md."
+    )
+    async def savings(
+        self,
+        info: Info,
+        machine_id: uuid.UUID,
+        intervention_id: uuid.UUID | None = None,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        confidence: float | None = 0.9,
+    ) -> SavingsReport:
+        async with info.context.read() as session:
+            report = await savings.report(
+                session, machine_id, intervention_id, from_, to, 0.9 if confidence is None else confidence
+            )
+        return SavingsReport.from_report(report)

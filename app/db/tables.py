@@ -21,6 +21,7 @@ from app.enums import (
     AbTestStatus,
     AlertStatus,
     AlertType,
+    InterventionKind,
     JobStatus,
     MetricsSource,
     ModelType,
@@ -146,6 +147,10 @@ class TrainingJob(Base):
     requested_by: Mapped[str | None] = mapped_column(sa.String(200))
     cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     worker_id: Mapped[str | None] = mapped_column(sa.String(200))
+    #: Training window bounds when not the default (the last ``training_window_days`` up to now):
+    #: ``train_from`` re-learns from a change on, ``train_to`` fits a baseline on data before one.
+    train_from: Mapped[datetime | None]
+    train_to: Mapped[datetime | None]
 
 
 class PerformanceMetrics(Base):
@@ -357,3 +362,28 @@ class ChampionChange(Base):
     changed_at: Mapped[datetime] = mapped_column(default=utc_now)
     changed_by: Mapped[str | None] = mapped_column(sa.String(200))
     reason: Mapped[str] = mapped_column(sa.Text)
+
+
+class Intervention(Base):
+    """A dated change to a machine: readings before ``at`` are the baseline period, after it the reporting one.
+
+    ``baseline_version_id`` is the BASELINE version savings are measured against, frozen when recorded
+    (or when ``baseline_job_id``, a job fitting the baseline on data before ``at``, completes).
+    """
+
+    __tablename__ = "interventions"
+    __table_args__ = (sa.Index("ix_interventions_machine_at", "machine_id", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    machine_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[InterventionKind] = mapped_column(enum_column(InterventionKind))
+    description: Mapped[str] = mapped_column(sa.Text)
+    baseline_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    baseline_job_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("model_training_history.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_by: Mapped[str | None] = mapped_column(sa.String(200))

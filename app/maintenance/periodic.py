@@ -15,7 +15,8 @@ from app.runtime.schedule import Schedule
 from app.services.alerting import notifications
 from app.services.experiments import abtests
 from app.services.models import scheduling
-from app.services.tracking import monitoring
+from app.services.savings import interventions
+from app.services.tracking import monitoring, relearning
 
 if TYPE_CHECKING:
     from app.runtime.resources import Resources
@@ -40,6 +41,12 @@ def periodic_tasks() -> list[Periodic]:
         ),
         Periodic("ab-tests", abtests.evaluate_running, interval_s=lambda settings: settings.ab_test_interval_s),
         Periodic("monitoring", monitoring.evaluate_all, interval_s=lambda settings: settings.monitoring_interval_s),
+        Periodic(
+            "intervention-baselines", interventions.settle, interval_s=lambda settings: settings.monitoring_interval_s
+        ),
+        Periodic(
+            "relearning", relearning.relearn_after_changes, interval_s=lambda settings: settings.monitoring_interval_s
+        ),
         Periodic("webhooks", notifications.deliver_due, interval_s=lambda settings: settings.webhook_interval_s),
     ]
 

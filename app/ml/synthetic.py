@@ -46,6 +46,8 @@ class MachineProfile:
     cooling_kwh_per_degree: float = 0.0
     #: Standard deviation of the AR(1) load noise as a fraction of the mean noiseless load.
     noise_fraction: float = 0.04
+    #: Lag-1 autocorrelation of that noise (hourly meter errors persist: weather, occupancy, process state).
+    noise_autocorrelation: float = 0.6
     reports_production: bool = True
     reports_temperature: bool = True
 
@@ -229,7 +231,7 @@ def generate_readings(
         expected = expected + profile.heating_kwh_per_degree * np.maximum(profile.heating_balance_c - temperature, 0.0)
     if profile.cooling_balance_c is not None:
         expected = expected + profile.cooling_kwh_per_degree * np.maximum(temperature - profile.cooling_balance_c, 0.0)
-    energy = expected + _ar1(rng, len(index), 0.6, profile.noise_fraction * expected.mean())
+    energy = expected + _ar1(rng, len(index), profile.noise_autocorrelation, profile.noise_fraction * expected.mean())
 
     labels = np.zeros(len(index), dtype=bool)
     if anomaly_events > 0:

@@ -38,6 +38,7 @@ REQUIRED_ROLE: dict[str, Role] = {
     "Mutation.recordMetrics": Role.OPERATOR,
     "Mutation.checkDrift": Role.OPERATOR,
     "Mutation.triggerRetrain": Role.OPERATOR,
+    "Mutation.recordIntervention": Role.OPERATOR,
     "Mutation.cancelTrainingJob": Role.OPERATOR,
     "Mutation.promoteModelVersion": Role.OPERATOR,
     "Mutation.startAbTest": Role.OPERATOR,

@@ -32,6 +32,12 @@ class TrainingJob:
         "negative is better."
     )
     requested_by: str | None
+    train_from: datetime | None = strawberry.field(
+        description="Start of the training window when set explicitly (re-learning from a change on)."
+    )
+    train_to: datetime | None = strawberry.field(
+        description="End (exclusive) of the training window when set explicitly (a baseline before an intervention)."
+    )
 
     @strawberry.field
     async def model_version(self, info: Info) -> ModelVersion | None:
@@ -59,6 +65,8 @@ class TrainingJob:
             model_version_id=row.model_version_id,
             improvement=row.improvement,
             requested_by=row.requested_by,
+            train_from=row.train_from,
+            train_to=row.train_to,
         )
 
 

@@ -16,6 +16,7 @@ from graphql_schema.types.champions import ChampionChange
 from graphql_schema.types.jobs import TrainingJob
 from graphql_schema.types.performance import PerformanceMetrics
 from graphql_schema.types.policies import MonitoringPolicy
+from graphql_schema.types.savings import Intervention
 from graphql_schema.types.trend import load_trend
 from graphql_schema.types.versions import ModelVersion
 
@@ -37,6 +38,13 @@ class Machine:
     @strawberry.field
     async def last_reading_at(self, info: Info) -> datetime | None:
         return (await info.context.loaders.reading_stats.load(self.id)).last_at
+
+    @strawberry.field(
+        description="Recorded changes to the machine (efficiency measures, equipment changes, non-routine events), "
+        "newest first."
+    )
+    async def interventions(self, info: Info) -> list[Intervention]:
+        return [Intervention.from_view(view) for view in await info.context.loaders.interventions.load(self.id)]
 
     @strawberry.field(description="One series per model type, whether or not it has been trained yet.")
     def models(self) -> list[ModelSeries]:

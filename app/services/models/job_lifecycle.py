@@ -28,6 +28,7 @@ from app.errors import Conflict, NotFound
 from app.services.alerting import alerts
 from app.services.checks import require_text
 from app.services.fleet import machines
+from app.services.models import windows
 from app.services.snapshots import snapshot
 
 if TYPE_CHECKING:
@@ -56,13 +57,22 @@ async def trigger(
     trigger_type: TriggerType,
     reason: str | None = None,
     requested_by: str | None = None,
+    *,
+    train_from: datetime | None = None,
+    train_to: datetime | None = None,
 ) -> TriggerOutcome:
-    """Create a PENDING job unless one is active for the series; then hand it to the queue."""
+    """Create a PENDING job unless one is active for the series; then hand it to the queue.
+
+    ``train_from`` / ``train_to`` bound the training window (``windows``); they are checked first.
+    """
     require_text("reason", reason, MAX_REASON_LENGTH)
     for _ in range(3):  # the active job may finish between our insert and our read: look again
         async with transaction(resources.sessions) as session:
             await machines.require(session, machine_id)
-            job_id = await _insert_pending(session, machine_id, model_type, trigger_type, reason, requested_by)
+            await windows.check_bounds(session, machine_id, model_type, train_from, train_to)
+            job_id = await _insert_pending(
+                session, machine_id, model_type, trigger_type, reason, requested_by, train_from, train_to
+            )
             if job_id is None:
                 active = await active_job(session, machine_id, model_type)
                 if active is None:
@@ -86,6 +96,8 @@ async def _insert_pending(
     trigger_type: TriggerType,
     reason: str | None,
     requested_by: str | None,
+    train_from: datetime | None,
+    train_to: datetime | None,
 ) -> uuid.UUID | None:
     table = TrainingJob.__table__
     statement = (
@@ -101,6 +113,8 @@ async def _insert_pending(
             created_at=datetime.now(UTC),
             requested_by=requested_by,
             cancel_requested=False,
+            train_from=train_from,
+            train_to=train_to,
         )
         .on_conflict_do_nothing(index_elements=["machine_id", "model_type"], index_where=sa.text(ACTIVE_CONDITION))
         .returning(table.c.id)

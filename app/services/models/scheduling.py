@@ -9,16 +9,12 @@ import sqlalchemy as sa
 
 from app.db.tables import EnergyReading, Machine
 from app.enums import ModelType, TriggerType
-from app.ml.model_types import get_model_type
-from app.services.models import job_lifecycle
+from app.services.models import job_lifecycle, windows
 
 if TYPE_CHECKING:
     from app.runtime.resources import Resources
 
 logger = logging.getLogger("kilowatch.scheduling")
-
-#: Share of the minimum history that must actually hold readings (gaps are allowed, emptiness is not).
-MIN_COVERAGE = 0.5
 
 
 async def retrain_all_due(resources: Resources) -> int:
@@ -38,10 +34,8 @@ async def retrain_all_due(resources: Resources) -> int:
         ).all()
     started = 0
     for machine_id, count, first, last in spans:
-        span_days = (last - first).total_seconds() / 86_400
         for model_type in ModelType:
-            needed = get_model_type(model_type.value).min_training_days
-            if span_days < needed or count < needed * 24 * MIN_COVERAGE:
+            if not windows.has_history(model_type, count, first, last):
                 continue
             outcome = await job_lifecycle.trigger(
                 resources, machine_id, model_type, TriggerType.SCHEDULED, reason="scheduled retraining"

@@ -26,8 +26,7 @@ from app.ml.drift import build_reference_profile
 from app.ml.model_types import get_model_type
 from app.ml.model_types.base import FittedModel, InsufficientDataError, ModelType
 from app.ml.validation import TrainingOutcome, compare_with_champion, train_and_validate
-from app.services.fleet import readings
-from app.services.models import job_lifecycle, liveness, registry
+from app.services.models import job_lifecycle, liveness, registry, windows
 from app.services.models.liveness import TrainingCancelled
 
 if TYPE_CHECKING:
@@ -137,7 +136,9 @@ async def _train(resources: Resources, job: TrainingJob, worker_id: str, stop: t
 
 async def _load(resources: Resources, job: TrainingJob) -> tuple[pd.DataFrame, ModelVersion | None]:
     async with resources.reads() as session:
-        frame = await readings.recent_frame(session, job.machine_id, resources.settings.training_window_days)
+        frame = await windows.training_frame(
+            session, job.machine_id, resources.settings.training_window_days, job.train_from, job.train_to
+        )
         champion = await registry.champion_of(session, job.machine_id, job.model_type)
     return frame, champion
 
@@ -211,7 +212,8 @@ async def _store(
                 **{column: metrics.get(column) for column in METRIC_COLUMNS},
             )
         )
-        if candidate.promote:
+        # A fit on data before an instant (train_to) measures savings; it never replaces a live champion.
+        if candidate.promote and (job.train_to is None or not candidate.had_champion):
             reason = (
                 f"beat the champion on validation ({_percent(candidate.improvement)})"
                 if candidate.had_champion

@@ -39,6 +39,7 @@ from app.services.alerting import alerts
 from app.services.checks import require_range
 from app.services.fleet import machines, readings
 from app.services.models import job_lifecycle
+from app.services.savings import interventions
 from app.services.snapshots import snapshot
 from app.services.tracking import messages, policies, quality
 from app.services.tracking.evaluation import Evaluation, evaluate
@@ -127,6 +128,12 @@ async def evaluate_champion(
         drift_frame = await readings.window_frame(session, version.machine_id, latest - timedelta(days=days), latest)
         validation_frame = await _validation_frame(session, champion)
         earlier = await _earlier_windows(session, version.id, policy.consecutive_windows - 1)
+        if version.model_type == ModelType.BASELINE and await interventions.measure_in_effect(
+            session, version.machine_id, version.trained_to, latest
+        ):
+            # After an efficiency measure the baseline's departure is the saving, not a degradation:
+            # no performance window, no level shift, and the target leaves the drift check (drivers stay).
+            reporting, drift_frame = readings.empty_frame(), drift_frame.drop(columns="energy_kwh")
     model = get_model_type(version.model_type.value).load(version.artifact)
     reference = _error_metrics(champion.validation)
     evaluation = await asyncio.to_thread(
