@@ -96,11 +96,11 @@ async def test_a_fit_through_a_database_outage_ends_terminal_within_the_bound(
     assert [version.id for version in versions] == [job.model_version_id] and metrics == 1  # whole, once
 
 
-async def _serve_during_outage(client: httpx.AsyncClient, proxy: TcpProxy) -> list[httpx.Response]:
-    """Reads and writes sent before, during and after a cut; every answer is kept."""
+async def _serve_during_outage(clients: list[httpx.AsyncClient], proxy: TcpProxy) -> list[httpx.Response]:
+    """Reads and writes sent during a cut and as it ends; every answer is kept."""
     answers: list[httpx.Response] = []
 
-    async def send(index: int) -> None:
+    async def send(client: httpx.AsyncClient, index: int) -> None:
         for body in (
             {"query": MACHINES},
             {"query": "mutation($n: String!) { registerMachine(name: $n) { name } }", "variables": {"n": f"m{index}"}},
@@ -108,7 +108,7 @@ async def _serve_during_outage(client: httpx.AsyncClient, proxy: TcpProxy) -> li
             answers.append(await client.post("/graphql", json=body))
 
     proxy.cut()
-    during = asyncio.gather(*(send(index) for index in range(6)))
+    during = asyncio.gather(*(send(clients[index % len(clients)], index) for index in range(6)))
     await asyncio.sleep(1.0)
     proxy.restore()
     await during
@@ -119,14 +119,18 @@ async def test_requests_during_an_outage_fail_cleanly_and_the_next_ones_succeed(
     app: Starlette, database: tuple[str, str, TcpProxy]
 ) -> None:
     _, _, proxy = database
-    async with client_as(app, Role.ADMIN) as client:
+    async with client_as(app, Role.ADMIN) as client, client_as(app, Role.OPERATOR) as unseen:
         assert data_of(await graphql(client, MACHINES)) == {"machines": []}
-        answers = await _serve_during_outage(client, proxy)
+        # ``unseen`` sends its token for the first time during the outage: looking it up needs the database.
+        answers = await _serve_during_outage([client, unseen], proxy)
         after = [await graphql(client, MACHINES) for _ in range(3)]
         write = await graphql(client, 'mutation { registerMachine(name: "after") { name } }')
 
-    for answer in answers:
+    for answer in answers:  # JSON with a code, never a plain-text 500 nor an INTERNAL
         assert answer.headers["content-type"].startswith("application/json"), (answer.status_code, answer.text)
+        codes = {error["extensions"]["code"] for error in answer.json().get("errors") or []}
+        assert codes <= {"SERVICE_UNAVAILABLE"}, answer.text
+        assert answer.status_code in (200, 503), answer.text
     assert all(data_of(result)["machines"] is not None for result in after)
     assert data_of(write) == {"registerMachine": {"name": "after"}}
     async with app.state.lifespan_state["resources"].sessions() as session:
