@@ -146,8 +146,10 @@ def _check_workers(workers: int, settings: Settings) -> None:
 
 def serving_app(settings: Settings | None = None) -> Starlette:
     """The application one `kilowatch serve` process runs, with the process tuned for serving."""
+    from app.http.access_log import redact_access_log
     from app.http.web import create_app
 
+    redact_access_log()
     _tune_gc_for_serving()
     return create_app(settings or Settings())
 

@@ -82,7 +82,8 @@ def announce_bootstrap_token(settings: Settings, host: str, port: int) -> None:
         markup=False,
     )
     console.print(f"  {issued.secret}", soft_wrap=True, markup=False)
-    console.print(f"Dashboard: http://{shown_host}:{port}/?token={issued.secret}", soft_wrap=True, markup=False)
+    # In the fragment: browsers never send it, so the token reaches no server, proxy or access log.
+    console.print(f"Dashboard: http://{shown_host}:{port}/#token={issued.secret}", soft_wrap=True, markup=False)
 
 
 def _is_loopback(host: str) -> bool:

@@ -18,10 +18,14 @@ async def test_printed_link_signs_in_and_the_sign_in_box_accepts_only_a_valid_to
     page: Page, secured_server: Server
 ) -> None:
     assert secured_server.dashboard_link, secured_server.log.read_text()
-    token = secured_server.dashboard_link.split("token=", 1)[1]
+    assert "/#token=" in secured_server.dashboard_link  # in the fragment: never sent to the server
+    token = secured_server.dashboard_link.split("#token=", 1)[1]
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     await page.goto(secured_server.dashboard_link)
     await expect(page.locator(".state-empty")).to_contain_text("No machines yet")
     assert "token=" not in page.url
+    assert requested and not any(token in url for url in requested)
 
     await page.get_by_role("button", name="Sign out").click()
     refusal = page.locator("[data-code='UNAUTHENTICATED']")

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 STARTUP_TIMEOUT_S = 60.0
-DASHBOARD_LINE = re.compile(r"Dashboard: (http://127\.0\.0\.1:\d+/\?token=(kw_[A-Za-z0-9_-]+))")
+DASHBOARD_LINE = re.compile(r"Dashboard: (http://127\.0\.0\.1:\d+/#token=(kw_[A-Za-z0-9_-]+))")
 
 
 def _environment(database_url: str, **extra: str) -> dict[str, str]:
@@ -33,13 +33,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(database_url: str, log: Path) -> Iterator[tuple[str, str]]:
+def serving(database_url: str, log: Path, **environment: str) -> Iterator[tuple[str, str]]:
     """A running server: (base URL, everything it printed up to being healthy)."""
     port = _free_port()
     with log.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            env=_environment(database_url),
+            env=_environment(database_url, **environment),
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -72,7 +72,7 @@ def test_the_first_embedded_start_prints_an_admin_token_and_later_starts_print_n
         match = DASHBOARD_LINE.search(printed)
         assert match, printed
         dashboard_url, token = match.groups()
-        assert dashboard_url == f"{base_url}/?token={token}"
+        assert dashboard_url == f"{base_url}/#token={token}"
         assert _machines(base_url, token) == {"data": {"machines": []}}
         assert _machines(base_url, None)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     with serving(database_url, tmp_path / "second.log") as (base_url, printed_again):
@@ -94,3 +94,23 @@ def test_auth_off_refuses_anything_but_a_loopback_address(tmp_path: Path) -> Non
     assert refused.returncode == 2
     assert "KILOWATCH_AUTH=off is for local development only" in refused.stderr
     assert not (tmp_path / "local.db").exists()  # refused before touching anything
+
+
+def test_the_access_log_redacts_a_token_sent_in_a_query_string(tmp_path: Path) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'logged.db'}"
+    secret = "kw_" + "s" * 43
+
+    with serving(database_url, tmp_path / "access.log", KILOWATCH_LOG_LEVEL="INFO", KILOWATCH_AUTH="off"):
+        pass  # the first start creates the database
+    with serving(database_url, tmp_path / "access.log", KILOWATCH_LOG_LEVEL="INFO", KILOWATCH_AUTH="off") as (
+        base_url,
+        _,
+    ):
+        assert httpx.get(f"{base_url}/?token={secret}", timeout=5).status_code == 200
+        assert httpx.get(f"{base_url}/graphql?query={{__typename}}&api_key={secret}", timeout=5).status_code == 200
+        time.sleep(0.2)  # the access line is written after the response
+        logged = (tmp_path / "access.log").read_text()
+
+    assert secret not in logged
+    assert '"GET /?token=[redacted] HTTP/1.1" 200' in logged
+    assert "api_key=[redacted]" in logged

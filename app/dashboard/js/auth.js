@@ -1,20 +1,26 @@
 /**
- * The API token: read once from a `?token=…` link (then removed from the address bar so it does not
+ * The API token: read once from a `#token=…` link (then removed from the address bar so it does not
  * end up in bookmarks, history or screenshots), typed into the sign-in box, or remembered in
- * localStorage. With access control off the server ignores it.
+ * localStorage. With access control off the server ignores it. The link carries the token in the
+ * fragment because browsers never send a fragment to the server: it appears in no request line,
+ * proxy or access log. Older `?token=…` links are still adopted (the server redacts them in its log).
  */
 
 const STORAGE_KEY = "kilowatch.token";
 const listeners = new Set();
 let memoryToken = null;
 
+const FRAGMENT_PREFIX = "#token=";
+
 /** Move a token given in the URL into storage and rewrite the URL without it. */
 export function adoptTokenFromUrl() {
   const url = new URL(window.location.href);
-  const token = url.searchParams.get("token");
+  const inFragment = url.hash.startsWith(FRAGMENT_PREFIX);
+  const token = inFragment ? decodeURIComponent(url.hash.slice(FRAGMENT_PREFIX.length)) : url.searchParams.get("token");
   if (token === null) return;
   url.searchParams.delete("token");
-  window.history.replaceState(window.history.state, "", `${url.pathname}${url.search}${url.hash}`);
+  const hash = inFragment ? "" : url.hash;
+  window.history.replaceState(window.history.state, "", `${url.pathname}${url.search}${hash}`);
   if (token.trim()) setToken(token);
 }
 

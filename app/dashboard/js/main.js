@@ -88,7 +88,7 @@ function renderSignIn(container) {
       "p",
       {},
       "When access control is on, the API needs a token. Paste yours below, or open a link ending in ",
-      h("code", {}, "?token=…"),
+      h("code", {}, "#token=…"),
       ".",
     ),
     signInForm(),
