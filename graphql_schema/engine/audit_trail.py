@@ -45,8 +45,8 @@ from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.types import Info
 
 from app.db.engine import SessionFactory
-from app.http.authentication import Principal
 from app.services.access import audit
+from app.services.access.principals import Principal
 from graphql_schema.engine.context import WRITE_SCOPE, Context, WriteScope
 from graphql_schema.engine.root_fields import root_field_nodes
 
