@@ -1,19 +1,38 @@
-"""The domain enums exposed to GraphQL under their contract names (member names are the values)."""
+"""The domain enums exposed to GraphQL under their contract names (member names are the values).
+
+``strawberry.enum`` registers a class in place and returns it, so the names here are the domain classes
+themselves: resolvers pass values through unchanged, and type checkers see ordinary enums.
+"""
 
 from __future__ import annotations
 
 import strawberry
 
-from app import enums
+from app.enums import (
+    AbTestStatus,
+    AlertStatus,
+    AlertType,
+    InterventionKind,
+    JobStatus,
+    MetricsSource,
+    ModelType,
+    Role,
+    Severity,
+    TriggerType,
+    VersionStage,
+)
 
-ModelType = strawberry.enum(enums.ModelType, name="ModelType")
-JobStatus = strawberry.enum(enums.JobStatus, name="JobStatus")
-TriggerType = strawberry.enum(enums.TriggerType, name="TriggerType")
-VersionStage = strawberry.enum(enums.VersionStage, name="VersionStage")
-AlertType = strawberry.enum(enums.AlertType, name="AlertType")
-Severity = strawberry.enum(enums.Severity, name="Severity")
-AlertStatus = strawberry.enum(enums.AlertStatus, name="AlertStatus")
-AbTestStatus = strawberry.enum(enums.AbTestStatus, name="AbTestStatus")
-MetricsSource = strawberry.enum(enums.MetricsSource, name="MetricsSource")
-Role = strawberry.enum(enums.Role, name="Role")
-InterventionKind = strawberry.enum(enums.InterventionKind, name="InterventionKind")
+for _exposed in (
+    ModelType,
+    JobStatus,
+    TriggerType,
+    VersionStage,
+    AlertType,
+    Severity,
+    AlertStatus,
+    AbTestStatus,
+    MetricsSource,
+    Role,
+    InterventionKind,
+):
+    strawberry.enum(_exposed)

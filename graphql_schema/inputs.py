@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 from strawberry.types.arguments import InputContext
+from strawberry.types.base import get_object_definition
 
 from graphql_schema.enums import InterventionKind, ModelType
 
@@ -105,7 +106,7 @@ def _reading_from_input(cls: type[ReadingInput], value: Mapping[str, Any], _: In
     )
 
 
-ReadingInput.__strawberry_definition__.from_input = _reading_from_input
+get_object_definition(ReadingInput, strict=True).from_input = _reading_from_input
 
 
 @strawberry.input

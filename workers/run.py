@@ -107,8 +107,8 @@ async def run_workers(settings: Settings) -> None:
         await asyncio.gather(*(worker.close() for worker in workers), return_exceptions=True)
         stopping.cancel()
         for run in runs:
-            if run in done and run.exception() is not None:
-                raise run.exception()  # type: ignore[misc]
+            if run in done and (error := run.exception()) is not None:
+                raise error
 
 
 async def _supervised(worker: Worker) -> None:

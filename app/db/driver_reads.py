@@ -25,7 +25,7 @@ column name.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +47,11 @@ _DRIVER_FETCH: dict[str, Callable[[Any, str], Any]] = {
 class _Prepared:
     sql: str
     processors: tuple[Callable[[Any], Any] | None, ...]
-    row_type: type[tuple[Any, ...]]
+    #: Builds one named row from a record (a namedtuple's ``_make``).
+    make_row: Callable[[Iterable[Any]], tuple[Any, ...]]
 
     def rows(self, records: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        make, processors = self.row_type._make, self.processors  # type: ignore[attr-defined]
+        make, processors = self.make_row, self.processors
         if not any(processors):
             return [make(record) for record in records]
         return [
@@ -67,18 +68,21 @@ class _Prepared:
 #: Concurrent reads of one statement on one engine share a run through the pool (``app.coalescing``).
 _COALESCER = Coalescer()
 
+#: A SELECT of any columns (``Select`` is generic over the tuple of its column types).
+AnySelect = sa.Select[*tuple[Any, ...]]
+
 #: Per statement object and dialect class: callers pass statements built once at import.
-_PREPARED: dict[tuple[sa.Select[Any], type[Dialect]], _Prepared | None] = {}
+_PREPARED: dict[tuple[AnySelect, type[Dialect]], _Prepared | None] = {}
 
 
-def _prepared(statement: sa.Select[Any], dialect: Dialect) -> _Prepared | None:
+def _prepared(statement: AnySelect, dialect: Dialect) -> _Prepared | None:
     key = (statement, type(dialect))
     if key not in _PREPARED:
         _PREPARED[key] = _prepare(statement, dialect)
     return _PREPARED[key]
 
 
-def _prepare(statement: sa.Select[Any], dialect: Dialect) -> _Prepared | None:
+def _prepare(statement: AnySelect, dialect: Dialect) -> _Prepared | None:
     """``statement`` compiled for ``dialect``, or ``None`` where SQLAlchemy's path must run it."""
     compiled = statement.compile(dialect=dialect)
     if compiled.params:
@@ -88,10 +92,12 @@ def _prepare(statement: sa.Select[Any], dialect: Dialect) -> _Prepared | None:
         processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
     except (TypeError, ValueError, KeyError):  # the processor needs the driver's type code of the column
         return None
-    return _Prepared(compiled.string, processors, namedtuple("Row", [column.key for column in columns]))  # type: ignore[misc]
+    # The fields are known at run time only: mypy types namedtuple() from literal field lists alone.
+    row_type: Any = namedtuple("Row", [str(column.key) for column in columns])  # type: ignore[misc]
+    return _Prepared(compiled.string, processors, row_type._make)
 
 
-async def fetch_all(engine: AsyncEngine, statement: sa.Select[Any]) -> Sequence[Any]:
+async def fetch_all(engine: AsyncEngine, statement: AnySelect) -> Sequence[Any]:
     """Every row of a read ``statement``; see the module docstring for when the driver runs it."""
     dialect = engine.dialect
     fetch = _DRIVER_FETCH.get(dialect.driver)
@@ -105,7 +111,7 @@ async def fetch_all(engine: AsyncEngine, statement: sa.Select[Any]) -> Sequence[
 
 
 async def _through_the_pool(
-    engine: AsyncEngine, statement: sa.Select[Any], prepared: _Prepared, fetch: Callable[[Any, str], Any]
+    engine: AsyncEngine, statement: AnySelect, prepared: _Prepared, fetch: Callable[[Any, str], Any]
 ) -> Sequence[Any]:
     pooled = await engine.raw_connection()
     try:
@@ -122,6 +128,6 @@ async def _through_the_pool(
     return prepared.rows(records)
 
 
-async def _through_sqlalchemy(engine: AsyncEngine, statement: sa.Select[Any]) -> Sequence[Any]:
+async def _through_sqlalchemy(engine: AsyncEngine, statement: AnySelect) -> Sequence[Any]:
     async with engine.connect() as connection:
         return (await connection.execute(statement)).all()

@@ -37,11 +37,11 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, exc
+from sqlalchemy import CursorResult, Executable, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -167,6 +167,24 @@ def _writer_turn(sessions: SessionFactory) -> AbstractAsyncContextManager[object
     if lock is None:
         lock = _WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
     return lock
+
+
+async def changed_rows(session: AsyncSession, statement: Executable) -> int:
+    """How many rows an UPDATE or DELETE matched: a guarded update that matched none lost a race.
+
+    ``AsyncSession.execute`` is typed as returning a ``Result``; for DML it is a ``CursorResult``.
+    """
+    return cast(CursorResult[Any], await session.execute(statement)).rowcount
+
+
+async def copy_records(
+    session: AsyncSession, table: str, columns: Sequence[str], records: Iterable[Sequence[Any]]
+) -> None:
+    """Stream ``records`` into ``table`` with PostgreSQL's COPY (asyncpg), inside the session's transaction."""
+    raw = await (await session.connection()).get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None  # a checked-out connection holds its driver connection
+    await driver.copy_records_to_table(table, records=records, columns=list(columns))
 
 
 def dialect_insert(session: AsyncSession) -> Any:

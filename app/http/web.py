@@ -67,7 +67,7 @@ class ClosingOnceWebSocketAdapter(FramedTextAdapter):
 
 
 class KilowatchGraphQL(GraphQL[Context, None]):
-    websocket_adapter_class = ClosingOnceWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = ClosingOnceWebSocketAdapter
     graphql_transport_ws_handler_class = LiveGraphQLTransportWSHandler
     graphql_ws_handler_class = LiveGraphQLWSHandler
 

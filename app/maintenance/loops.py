@@ -26,21 +26,21 @@ logger = logging.getLogger("kilowatch.background")
 async def maintenance(resources: Resources, *, periodic: bool) -> AsyncIterator[None]:
     """Sweep now and every SWEEP_INTERVAL_S; with ``periodic``, also run every registered periodic task."""
     settings = resources.settings
-    tasks = [asyncio.create_task(_every(settings.sweep_interval_s, lambda: job_lifecycle.sweep(resources)))]
-    for task in periodic_tasks() if periodic else []:
-        action = partial(task.action, resources)
-        if task.interval_s is not None:
-            tasks.append(asyncio.create_task(_every(task.interval_s(settings), action, start_now=False)))
-        elif task.schedule is not None and (plan := task.schedule(settings)) is not None:
-            tasks.append(asyncio.create_task(_on_schedule(plan, action)))
+    loops = [asyncio.create_task(_every(settings.sweep_interval_s, lambda: job_lifecycle.sweep(resources)))]
+    for work in periodic_tasks() if periodic else []:
+        action = partial(work.action, resources)
+        if work.interval_s is not None:
+            loops.append(asyncio.create_task(_every(work.interval_s(settings), action, start_now=False)))
+        elif work.schedule is not None and (plan := work.schedule(settings)) is not None:
+            loops.append(asyncio.create_task(_on_schedule(plan, action)))
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
+        for loop in loops:
+            loop.cancel()
+        for loop in loops:
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await loop
 
 
 async def _every(interval_s: float, action: Callable[[], Awaitable[object]], start_now: bool = True) -> None:

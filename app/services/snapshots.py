@@ -19,7 +19,7 @@ Row = TypeVar("Row", TrainingJob, Alert)
 
 def snapshot(row: TrainingJob | Alert) -> dict[str, Any]:
     """Every column, with ids and instants as strings and enums as their stored values."""
-    return {column.key: _plain(getattr(row, column.key)) for column in inspect(type(row)).column_attrs}
+    return {column.key: _plain(getattr(row, column.key)) for column in type(row).__mapper__.column_attrs}
 
 
 def _plain(value: Any) -> Any:

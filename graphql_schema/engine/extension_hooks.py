@@ -33,11 +33,11 @@ from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types.execution import StreamExecutionResult
 
-HookFactory = Callable[..., contextlib.AbstractContextManager[None] | contextlib.AbstractAsyncContextManager[None]]
+#: Makes a sync or an async context manager (which one, the flag stored beside the factory says).
+HookFactory = Callable[..., Any]
 Entered = tuple[Any, bool]  # a context manager and whether it is async
 
 
-@cache
 def hook_factory(extension_class: type[SchemaExtension], hook_name: str) -> tuple[HookFactory, bool] | None:
     """How to enter ``hook_name`` of ``extension_class``: a context-manager factory taking the extension
     (and, for streamed results, the result), and whether it is async; ``None`` if the class does not
@@ -229,7 +229,11 @@ class _StreamResult(_Phase):
 
 
 class CachedHooksRunner(SchemaExtensionsRunner):
-    """Strawberry's runner, entering each phase's hooks through ``_Phase``."""
+    """Strawberry's runner, entering each phase's hooks through ``_Phase``.
+
+    Strawberry annotates these methods with its own context-manager classes, while its callers only enter
+    what they return: ``_Phase`` is entered the same way, hence the ``override`` ignores.
+    """
 
     def operation(self) -> _Phase:  # type: ignore[override]
         return _Operation(self.extensions)

@@ -38,6 +38,7 @@ from inspect import isawaitable
 
 from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast, parse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry import Schema
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import BaseSchema
@@ -68,7 +69,9 @@ class LiveDelivery:
         frame: Callable[[str], str],
         send_text: Callable[[str], Awaitable[None]],
     ) -> None:
-        self._schema = schema
+        if not isinstance(schema, Schema):  # rendering executes on the GraphQL schema Strawberry built
+            raise TypeError(f"live delivery needs a strawberry.Schema, not {type(schema).__name__}")
+        self._graphql_schema = schema._schema
         self._context = context
         self._variables = dict(variables or {})
         self._operation_name = operation_name
@@ -94,7 +97,7 @@ class LiveDelivery:
     def _render(self, root: object) -> str | asyncio.Future[str]:
         """Execute the selection on ``root``: the JSON text at once, or a task when a resolver awaits."""
         result = execute(
-            self._schema._schema,
+            self._graphql_schema,
             _document(self._query),
             root_value=root,
             # Loaders of its own: a websocket's context lives as long as the connection, and its loaders' cache too.

@@ -31,6 +31,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    Executor,
     GraphQLBoolean,
     GraphQLError,
     GraphQLFloat,
@@ -173,7 +174,7 @@ class FastVariablesExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context, coercing flat input lists on the fast path (module docstring)."""
 
     @classmethod
-    def build(  # type: ignore[override]
+    def build(
         cls,
         schema: GraphQLSchema,
         document: DocumentNode,
@@ -183,7 +184,7 @@ class FastVariablesExecutionContext(StrawberryGraphQLCoreExecutionContext):
         operation_name: str | None = None,
         *arguments: Any,
         **keywords: Any,
-    ) -> list[GraphQLError] | StrawberryGraphQLCoreExecutionContext:
+    ) -> list[GraphQLError] | Executor:
         fast = fast_coerced_variables(schema, document, operation_name, raw_variable_values or {})
         if not fast:
             return super().build(

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.db import tables
 from graphql_schema.enums import Role
@@ -42,7 +43,7 @@ class AuditEntry:
     operation: str = strawberry.field(description="The mutation field, e.g. triggerRetrain.")
     target_ids: list[uuid.UUID]
     outcome: str = strawberry.field(description="ok, or the error code the caller received.")
-    details: strawberry.scalars.JSON
+    details: JSON
 
     @classmethod
     def from_row(cls, row: tables.AuditEntry) -> AuditEntry:
@@ -53,5 +54,5 @@ class AuditEntry:
             operation=row.operation,
             target_ids=[uuid.UUID(target) for target in row.target_ids],
             outcome=row.outcome,
-            details=row.details,
+            details=JSON(row.details),
         )

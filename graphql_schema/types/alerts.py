@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.db import tables
 from graphql_schema.enums import AlertStatus, AlertType, ModelType, Severity
@@ -18,7 +19,7 @@ class Alert:
     severity: Severity
     status: AlertStatus
     message: str
-    details: strawberry.scalars.JSON
+    details: JSON
     created_at: datetime
     last_seen_at: datetime = strawberry.field(description="When the condition was last detected.")
     occurrences: int = strawberry.field(description="How many detections were folded into this alert.")
@@ -42,7 +43,7 @@ class Alert:
             severity=row.severity,
             status=row.status,
             message=row.message,
-            details=row.details,
+            details=JSON(row.details),
             created_at=row.created_at,
             last_seen_at=row.last_seen_at,
             occurrences=row.occurrences,

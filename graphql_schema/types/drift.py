@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.db import tables
 from graphql_schema.enums import ModelType
@@ -43,7 +44,7 @@ class DriftReport:
     drift_score: float
     features: list[FeatureDrift]
     concept: ConceptDrift
-    details: strawberry.scalars.JSON = strawberry.field(
+    details: JSON = strawberry.field(
         description="Every statistic computed per feature and for concept drift (PSI, KS, Wasserstein, CUSUM)."
     )
 
@@ -62,7 +63,7 @@ class DriftReport:
             drift_score=row.drift_score,
             features=[_feature(item) for item in row.features],
             concept=_concept(row.concept),
-            details={"features": row.features, "concept": row.concept},
+            details=JSON({"features": row.features, "concept": row.concept}),
         )
 
 

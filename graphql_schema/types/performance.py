@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.db import tables
 from app.services.tracking.performance import TrendPoint
@@ -33,7 +34,7 @@ class PerformanceMetrics:
     f1: float | None
     drift_detected: bool
     drift_score: float | None
-    extra: strawberry.scalars.JSON = strawberry.field(
+    extra: JSON = strawberry.field(
         description="Further metrics where measured: adjusted R², WAPE, MASE, fractional savings uncertainty."
     )
 
@@ -67,5 +68,5 @@ class PerformanceMetrics:
             f1=row.f1,
             drift_detected=row.drift_detected,
             drift_score=row.drift_score,
-            extra=row.extra or {},
+            extra=JSON(row.extra or {}),
         )

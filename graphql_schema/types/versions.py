@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.db import tables
 from graphql_schema.engine.context import Info
@@ -24,7 +25,7 @@ class ModelVersion:
     trained_to: datetime
     training_rows: int
     features: list[str]
-    hyperparameters: strawberry.scalars.JSON
+    hyperparameters: JSON
 
     @strawberry.field
     async def validation_metrics(self, info: Info) -> PerformanceMetrics | None:
@@ -45,5 +46,5 @@ class ModelVersion:
             trained_to=row.trained_to,
             training_rows=row.training_rows,
             features=list(row.features),
-            hyperparameters=row.hyperparameters,
+            hyperparameters=JSON(row.hyperparameters),
         )

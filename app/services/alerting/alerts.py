@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import dialect_insert
+from app.db.engine import changed_rows, dialect_insert
 from app.db.tables import Alert
 from app.enums import SEVERITY_RANK, UNRESOLVED_ALERT_STATUSES, AlertStatus, AlertType, ModelType, Severity
 from app.errors import Conflict, NotFound
@@ -38,7 +38,7 @@ def dedup_key(machine_id: uuid.UUID, model_type: ModelType, alert_type: AlertTyp
     return f"{machine_id}:{model_type.value}:{alert_type.value}"
 
 
-def _severity_rank_sql(column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+def _severity_rank_sql(column: sa.ColumnExpressionArgument[Any]) -> sa.ColumnElement[int]:
     return sa.case({severity.value: rank for severity, rank in SEVERITY_RANK.items()}, value=column, else_=0)
 
 
@@ -161,12 +161,13 @@ async def resolve(session: AsyncSession, alert_id: uuid.UUID, note: str | None, 
     """Close an unresolved alert with a note; the guard on status makes a double resolve a CONFLICT."""
     require_text("note", note, MAX_NOTE_LENGTH)
     await _require(session, alert_id)
-    result = await session.execute(
+    resolved = await changed_rows(
+        session,
         sa.update(Alert)
         .where(Alert.id == alert_id, Alert.status.in_(UNRESOLVED_ALERT_STATUSES))
-        .values(status=AlertStatus.RESOLVED, resolved_at=datetime.now(UTC), resolved_by=by, resolution_note=note)
+        .values(status=AlertStatus.RESOLVED, resolved_at=datetime.now(UTC), resolved_by=by, resolution_note=note),
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if resolved == 0:
         raise Conflict(f"alert {alert_id} is already resolved", field="id")
     return await _reload(session, alert_id)
 

@@ -20,7 +20,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import transaction
+from app.db.engine import changed_rows, transaction
 from app.db.tables import Alert, AlertNotification, Machine, NotificationStatus
 from app.services.snapshots import snapshot
 
@@ -100,7 +100,8 @@ async def deliver_due(resources: Resources) -> int:
 
 async def _claim(resources: Resources, notification_id: Any, now: datetime) -> AlertNotification | None:
     async with transaction(resources.sessions) as session:
-        result = await session.execute(
+        claimed = await changed_rows(
+            session,
             sa.update(AlertNotification)
             .where(
                 AlertNotification.id == notification_id,
@@ -108,15 +109,15 @@ async def _claim(resources: Resources, notification_id: Any, now: datetime) -> A
                 AlertNotification.next_attempt_at <= now,
             )
             .values(next_attempt_at=now + timedelta(seconds=CLAIM_LEASE_S))
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if claimed == 0:
             return None
         notification = await session.get(AlertNotification, notification_id)
+        assert notification is not None  # claimed just now, in this transaction
         machine = await session.scalar(
-            sa.select(Machine.name).join(Alert, Alert.machine_id == Machine.id).where(Alert.id == notification.alert_id)  # type: ignore[union-attr]
+            sa.select(Machine.name).join(Alert, Alert.machine_id == Machine.id).where(Alert.id == notification.alert_id)
         )
-    assert notification is not None
     notification.payload = {**notification.payload, "machine": machine}
     return notification
 

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from app.constants import ALERTS_CHANNEL
-from app.db.engine import dialect_insert, transaction
+from app.db.engine import changed_rows, dialect_insert, transaction
 from app.db.tables import AbTest, EnergyReading, ModelVersion, ServedPrediction
 from app.enums import AbTestStatus, AlertType, ModelType, Severity, VersionStage
 from app.errors import Conflict, InvalidInput, NotFound
@@ -242,11 +242,12 @@ async def matched_errors(
         .where(served.ab_test_id.in_(test_ids))
         .group_by(served.ab_test_id, served.arm, served.ts, EnergyReading.energy_kwh)
     )
-    grouped: dict[tuple[uuid.UUID, str], list[float]] = {}
+    grouped: dict[tuple[uuid.UUID | None, str | None], list[float]] = {}
     for test_id, arm, error in await session.execute(query):
         grouped.setdefault((test_id, arm), []).append(error)
     errors: dict[uuid.UUID, dict[str, np.ndarray]] = {}
     for (test_id, arm), values in grouped.items():
+        assert test_id is not None and arm is not None  # the query reads A/B-test rows only, which have both
         errors.setdefault(test_id, {})[arm] = np.asarray(values, dtype=float)
     return errors
 
@@ -289,13 +290,14 @@ async def _finish(
     results = stored_results(decision, now)
     if not decision.decided:
         results["reason"] = REASON_STOPPED
-    finished = await session.execute(
+    finished = await changed_rows(
+        session,
         sa.update(AbTest)
         .where(AbTest.id == test_id, AbTest.status == AbTestStatus.RUNNING)
         .values(status=status, finished_at=now, results=results, winner=decision.winner)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if finished.rowcount == 0:  # type: ignore[attr-defined]
+    if finished == 0:
         return None
     return await session.get(AbTest, test_id, populate_existing=True)
 

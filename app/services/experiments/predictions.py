@@ -17,14 +17,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from app.db.engine import transaction
+from app.db.engine import copy_records, transaction
 from app.db.tables import AbTest, ModelVersion, ServedPrediction
 from app.enums import ModelType, VersionStage
 from app.errors import Conflict, InvalidInput
@@ -186,7 +186,7 @@ def _predict(
         if not rows:
             continue
         frame = to_frame(
-            [(timestamps[i], math.nan, inputs[i].production_units, inputs[i].outdoor_temp_c, None) for i in rows]  # type: ignore[misc]
+            [(timestamps[i], math.nan, inputs[i].production_units, inputs[i].outdoor_temp_c, None) for i in rows]
         )
         values[rows] = np.asarray(model.predict(frame).value, dtype=float)
     return values
@@ -211,14 +211,10 @@ async def _store(
         for item in served
     ]
     async with transaction(resources.sessions) as session:
-        connection = await session.connection()
-        if connection.dialect.name == "postgresql":
-            raw = await connection.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-                ServedPrediction.__tablename__, records=records, columns=STORED_COLUMNS
-            )
+        if session.get_bind().dialect.name == "postgresql":
+            await copy_records(session, ServedPrediction.__tablename__, STORED_COLUMNS, records)
         else:
             await session.execute(
-                sa.insert(ServedPrediction.__table__),
+                sa.insert(cast(sa.Table, ServedPrediction.__table__)),  # a declarative class's table is a Table
                 [dict(zip(STORED_COLUMNS, record, strict=True)) for record in records],
             )

@@ -196,4 +196,6 @@ def _flags(frame: pd.DataFrame, path: Path) -> np.ndarray:
 
 
 def _none_for_nan(values: np.ndarray) -> list[float | None]:
-    return np.where(np.isnan(values), None, values).tolist()
+    cells = values.astype(object)
+    cells[np.isnan(values)] = None
+    return cells.tolist()

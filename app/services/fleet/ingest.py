@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.engine import copy_records
 from app.db.tables import EnergyReading, UtcDateTime
 from app.errors import InvalidInput
 
@@ -185,11 +186,7 @@ async def _copy(
     on_progress: Callable[[int], None] | None,
 ) -> None:
     """One COPY stream: asyncpg encodes the next rows while the server ingests the previous ones."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        table, records=_records(machine_id, rows, on_progress), columns=["machine_id", *READING_FIELDS]
-    )
+    await copy_records(session, table, ["machine_id", *READING_FIELDS], _records(machine_id, rows, on_progress))
 
 
 def _records(

@@ -50,7 +50,7 @@ async def get_or_create(session: AsyncSession, name: str) -> Machine:
     try:
         return await register(session, cleaned)
     except Conflict:
-        return await session.scalar(sa.select(Machine).where(Machine.name == cleaned))  # type: ignore[return-value]
+        return (await session.scalars(sa.select(Machine).where(Machine.name == cleaned))).one()
 
 
 #: Built once: constructing the statement on every call cost a fifth of the query's CPU time.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -32,7 +34,8 @@ async def window_frame(session: AsyncSession, machine_id: uuid.UUID, start: date
     return to_frame(result.all())
 
 
-def to_frame(rows: list[sa.Row[tuple[datetime, float, float | None, float | None, bool | None]]]) -> pd.DataFrame:
+def to_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """Rows of (ts, energy_kwh, production_units, outdoor_temp_c, is_anomaly), database rows or tuples."""
     if not rows:
         return empty_frame()
     timestamps, energy, production, temperature, anomaly = zip(*rows, strict=True)

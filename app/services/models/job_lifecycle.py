@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.constants import ALERTS_CHANNEL, JOBS_CHANNEL
-from app.db.engine import dialect_insert, transaction
+from app.db.engine import changed_rows, dialect_insert, transaction
 from app.db.tables import TrainingJob
 from app.enums import ACTIVE_JOB_STATUSES, AlertType, JobStatus, ModelType, Severity, TriggerType
 from app.errors import Conflict, NotFound
@@ -150,13 +150,14 @@ async def _transition(
 async def _guarded_update(
     session: AsyncSession, job_id: uuid.UUID, conditions: list[sa.ColumnElement[bool]], values: dict[str, Any]
 ) -> TrainingJob | None:
-    result = await session.execute(
+    updated = await changed_rows(
+        session,
         sa.update(TrainingJob)
         .where(TrainingJob.id == job_id, *conditions)
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if updated == 0:
         return None
     return await session.get(TrainingJob, job_id, populate_existing=True)
 

@@ -19,7 +19,7 @@ async def newest_per_series(
     session: AsyncSession,
     table: type[Row],
     keys: Sequence[SeriesKey],
-    order_by: Sequence[sa.ColumnElement[Any]],
+    order_by: Sequence[sa.ColumnExpressionArgument[Any]],
     limit: int,
     *conditions: sa.ColumnElement[bool],
 ) -> dict[SeriesKey, list[Row]]:

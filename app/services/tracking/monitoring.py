@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -265,21 +266,21 @@ async def _raise(
     session: AsyncSession, resources: Resources, version: ModelVersion, evaluation: Evaluation, report: DriftReport
 ) -> list[alerts.RaisedAlert]:
     raised = []
-    common = {
-        "machine_id": version.machine_id,
-        "model_type": version.model_type,
-        "notify": resources.settings.webhook_urls,
-    }
+    raise_alert = partial(
+        alerts.raise_alert,
+        session,
+        machine_id=version.machine_id,
+        model_type=version.model_type,
+        notify=resources.settings.webhook_urls,
+    )
     data = evaluation.data_drift
     if data.detected:
         drifted = [f for f in data.features if f.drifted]
         named = "; ".join(f"{f.feature}: {f.explanation}" for f in drifted)
         span = messages.span(evaluation.drift_window_start, evaluation.drift_window_end)
         raised.append(
-            await alerts.raise_alert(
-                session,
+            await raise_alert(
                 alert_type=AlertType.DRIFT,
-                **common,
                 severity=Severity.CRITICAL if data.severity.value == "critical" else Severity.WARNING,
                 message=f"Inputs of version {version.version} left what it was trained on ({span}): {named}",
                 details={
@@ -295,10 +296,8 @@ async def _raise(
         )
     if evaluation.concept_drift:
         raised.append(
-            await alerts.raise_alert(
-                session,
+            await raise_alert(
                 alert_type=AlertType.DEGRADATION,
-                **common,
                 severity=messages.degradation_severity(evaluation),
                 message=messages.degradation_message(evaluation, version),
                 details={
