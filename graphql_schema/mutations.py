@@ -8,6 +8,7 @@ from typing import Annotated
 
 import strawberry
 
+from app.db.tables import METRIC_COLUMNS
 from app.enums import TriggerType
 from app.errors import InvalidInput
 from app.services.alerting import alerts
@@ -17,7 +18,6 @@ from app.services.fleet import ingest, machines
 from app.services.models import job_lifecycle, registry
 from app.services.savings import interventions
 from app.services.tracking import monitoring, performance, policies
-from app.services.tracking.performance import MetricValues
 from graphql_schema.engine.audit_trail import audited_mutation
 from graphql_schema.engine.context import Info
 from graphql_schema.enums import ModelType
@@ -76,17 +76,7 @@ class Mutation:
 
     @audited_mutation(description="Record metrics of a model trained and evaluated elsewhere (source EXTERNAL).")
     async def record_metrics(self, info: Info, input: RecordMetricsInput) -> PerformanceMetrics:
-        values = MetricValues(
-            r_squared=input.r_squared,
-            rmse=input.rmse,
-            mae=input.mae,
-            mape=input.mape,
-            cv_rmse=input.cv_rmse,
-            nmbe=input.nmbe,
-            precision=input.precision,
-            recall=input.recall,
-            f1=input.f1,
-        )
+        values = {name: getattr(input, name) for name in METRIC_COLUMNS}
         async with info.context.write() as session:
             row = await performance.record_external(
                 session,

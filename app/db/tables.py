@@ -31,6 +31,18 @@ from app.enums import (
     VersionStage,
 )
 
+# The conditions of the partial unique indexes that carry the invariants. Migration 0001 creates the
+# indexes from them, and an upsert names its index by the same condition (``index_where``): PostgreSQL
+# infers the arbiter index only from an identical predicate.
+#: One champion per series.
+ONE_CHAMPION_CONDITION = "stage = 'champion'"
+#: One active (pending or running) training job per series.
+ACTIVE_JOB_CONDITION = "status IN ('pending', 'running')"
+#: One running A/B test per series.
+RUNNING_AB_TEST_CONDITION = "status = 'running'"
+#: One unresolved (open or acknowledged) alert per dedup key.
+UNRESOLVED_ALERT_CONDITION = "status IN ('open', 'acknowledged')"
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both databases.
@@ -151,6 +163,11 @@ class TrainingJob(Base):
     #: ``train_from`` re-learns from a change on, ``train_to`` fits a baseline on data before one.
     train_from: Mapped[datetime | None]
     train_to: Mapped[datetime | None]
+
+
+#: The metrics a performance row has columns for (the contract's metric fields); any other metric of an
+#: evaluation is kept in ``extra``.
+METRIC_COLUMNS = ("r_squared", "rmse", "mae", "mape", "cv_rmse", "nmbe", "precision", "recall", "f1")
 
 
 class PerformanceMetrics(Base):

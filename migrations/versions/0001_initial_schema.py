@@ -1,4 +1,4 @@
-"""Initial schema: every table, partial unique index and view of DESIGN.md §4.
+"""Initial schema: every table, partial unique index and view (see ``app/db/tables.py``).
 
 Written by hand: the partial unique indexes carry the system's invariants and autogenerate cannot see
 them. The statements are portable between PostgreSQL and SQLite.
@@ -13,6 +13,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
+
+from app.db.tables import (
+    ACTIVE_JOB_CONDITION,
+    ONE_CHAMPION_CONDITION,
+    RUNNING_AB_TEST_CONDITION,
+    UNRESOLVED_ALERT_CONDITION,
+)
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -79,7 +86,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("machine_id", "model_type", "version", name="uq_model_versions_series_version"),
     )
     partial_unique(
-        "uq_model_versions_one_champion", "model_versions", ["machine_id", "model_type"], "stage = 'champion'"
+        "uq_model_versions_one_champion", "model_versions", ["machine_id", "model_type"], ONE_CHAMPION_CONDITION
     )
 
     op.create_table(
@@ -110,7 +117,7 @@ def upgrade() -> None:
         "uq_training_one_active_job",
         "model_training_history",
         ["machine_id", "model_type"],
-        "status IN ('pending', 'running')",
+        ACTIVE_JOB_CONDITION,
     )
     op.create_index("ix_training_series_created", "model_training_history", ["machine_id", "model_type", "created_at"])
     op.create_index("ix_training_status_created", "model_training_history", ["status", "created_at"])
@@ -175,7 +182,7 @@ def upgrade() -> None:
         sa.Column("winner", sa.String(1)),
         sa.Column("started_by", sa.String(200)),
     )
-    partial_unique("uq_ab_tests_one_running", "model_ab_tests", ["machine_id", "model_type"], "status = 'running'")
+    partial_unique("uq_ab_tests_one_running", "model_ab_tests", ["machine_id", "model_type"], RUNNING_AB_TEST_CONDITION)
     op.create_index("ix_ab_tests_status_started", "model_ab_tests", ["status", "started_at"])
 
     op.create_table(
@@ -219,9 +226,7 @@ def upgrade() -> None:
         sa.Column("auto_action", sa.Text),
         uuid_fk("training_job_id", "model_training_history.id", nullable=True, ondelete="SET NULL"),
     )
-    partial_unique(
-        "uq_alerts_one_unresolved_per_key", "model_alerts", ["dedup_key"], "status IN ('open', 'acknowledged')"
-    )
+    partial_unique("uq_alerts_one_unresolved_per_key", "model_alerts", ["dedup_key"], UNRESOLVED_ALERT_CONDITION)
     op.create_index("ix_alerts_series_status", "model_alerts", ["machine_id", "model_type", "status"])
     op.create_index("ix_alerts_status_created", "model_alerts", ["status", "created_at"])
     op.create_index("ix_alerts_created", "model_alerts", ["created_at"])
@@ -279,22 +284,22 @@ def upgrade() -> None:
         """
     )
     op.execute(
-        """
+        f"""
         CREATE VIEW v_active_ab_tests AS
         SELECT id, machine_id, model_type, model_a_id, model_b_id, traffic_split, started_at, ends_at,
                min_samples, significance, results, winner
         FROM model_ab_tests
-        WHERE status = 'running'
+        WHERE {RUNNING_AB_TEST_CONDITION}
         """
     )
     op.execute(
-        """
+        f"""
         CREATE VIEW v_unresolved_model_alerts AS
         SELECT id, machine_id, model_type, alert_type, severity, status, message, details, occurrences,
                created_at, last_seen_at, acknowledged_at, auto_action, training_job_id,
                CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END AS severity_order
         FROM model_alerts
-        WHERE status IN ('open', 'acknowledged')
+        WHERE {UNRESOLVED_ALERT_CONDITION}
         ORDER BY severity_order, last_seen_at DESC
         """
     )

@@ -11,20 +11,24 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.constants import ALERTS_CHANNEL
 from app.db.engine import changed_rows, dialect_insert
-from app.db.tables import Alert
+from app.db.tables import UNRESOLVED_ALERT_CONDITION, Alert
 from app.enums import SEVERITY_RANK, UNRESOLVED_ALERT_STATUSES, AlertStatus, AlertType, ModelType, Severity
 from app.errors import Conflict, NotFound
 from app.services.alerting import notifications
 from app.services.checks import require_limit, require_text
+from app.services.snapshots import snapshot
+
+if TYPE_CHECKING:
+    from app.runtime.resources import Resources
 
 MAX_NOTE_LENGTH = 2_000
-UNRESOLVED_CONDITION = "status IN ('open', 'acknowledged')"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,17 @@ class RaisedAlert:
     alert: Alert
     created: bool
     escalated: bool
+
+    @property
+    def is_news(self) -> bool:
+        """New, or more severe than before: what webhooks and live subscribers are told about."""
+        return self.created or self.escalated
+
+
+async def publish(resources: Resources, raised: RaisedAlert | None) -> None:
+    """Announce an alert that is news to live subscribers; call it once its transaction has committed."""
+    if raised is not None and raised.is_news:
+        await resources.events.publish(ALERTS_CHANNEL, snapshot(raised.alert))
 
 
 def dedup_key(machine_id: uuid.UUID, model_type: ModelType, alert_type: AlertType) -> str:
@@ -84,7 +99,7 @@ async def raise_alert(
     escalate = _severity_rank_sql(insert.excluded.severity) > _severity_rank_sql(alerts.c.severity)
     statement = insert.on_conflict_do_update(
         index_elements=[alerts.c.dedup_key],
-        index_where=sa.text(UNRESOLVED_CONDITION),
+        index_where=sa.text(UNRESOLVED_ALERT_CONDITION),
         set_={
             "occurrences": alerts.c.occurrences + 1,
             "last_seen_at": insert.excluded.last_seen_at,
@@ -98,7 +113,7 @@ async def raise_alert(
     assert alert is not None
     escalated = before is not None and SEVERITY_RANK[alert.severity] > SEVERITY_RANK[before]
     raised = RaisedAlert(alert=alert, created=before is None, escalated=escalated)
-    if raised.created or raised.escalated:
+    if raised.is_news:
         await notifications.enqueue(session, alert, "created" if raised.created else "escalated", notify)
     return raised
 

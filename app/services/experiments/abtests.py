@@ -32,9 +32,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from app.constants import ALERTS_CHANNEL
 from app.db.engine import changed_rows, dialect_insert, transaction
-from app.db.tables import AbTest, EnergyReading, ModelVersion, ServedPrediction
+from app.db.tables import RUNNING_AB_TEST_CONDITION, AbTest, EnergyReading, ModelVersion, ServedPrediction
 from app.enums import AbTestStatus, AlertType, ModelType, Severity, VersionStage
 from app.errors import Conflict, InvalidInput, NotFound
 from app.ml.abtest import AbDecision, compare_shadow, decide
@@ -44,7 +43,6 @@ from app.services.checks import require_limit, require_range
 from app.services.fleet import readings
 from app.services.models import registry
 from app.services.models.model_cache import loaded_models
-from app.services.snapshots import snapshot
 from app.services.tracking import policies
 
 if TYPE_CHECKING:
@@ -54,7 +52,6 @@ logger = logging.getLogger("kilowatch.abtests")
 
 SeriesKey = tuple[uuid.UUID, ModelType]
 
-RUNNING_CONDITION = "status = 'running'"
 MAX_DURATION_HOURS = 24 * 90
 MAX_MIN_SAMPLES = 1_000_000
 MAX_PLANNED_SAMPLES = 1_000_000_000
@@ -207,7 +204,9 @@ async def start(session: AsyncSession, plan: TestPlan, started_by: str | None, n
         statement = (
             dialect_insert(session)(table)
             .values(id=test_id, results=initial, **values)
-            .on_conflict_do_nothing(index_elements=["machine_id", "model_type"], index_where=sa.text(RUNNING_CONDITION))
+            .on_conflict_do_nothing(
+                index_elements=["machine_id", "model_type"], index_where=sa.text(RUNNING_AB_TEST_CONDITION)
+            )
             .returning(table.c.id)
         )
         if await session.scalar(statement) is not None:
@@ -332,8 +331,7 @@ async def complete(resources: Resources, test: AbTest, decision: AbDecision, now
         )
         raised.alert.auto_action = f"promoted version {winner.version} to champion" if promoted and winner else None
         await session.flush()
-    if raised.created or raised.escalated:
-        await resources.events.publish(ALERTS_CHANNEL, snapshot(raised.alert))
+    await alerts.publish(resources, raised)
     return True
 
 

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.constants import ALERTS_CHANNEL, JOBS_CHANNEL
+from app.constants import JOBS_CHANNEL
 from app.db.engine import changed_rows, dialect_insert, transaction
-from app.db.tables import TrainingJob
+from app.db.tables import ACTIVE_JOB_CONDITION, TrainingJob
 from app.enums import ACTIVE_JOB_STATUSES, AlertType, JobStatus, ModelType, Severity, TriggerType
 from app.errors import Conflict, NotFound
 from app.services.alerting import alerts
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("kilowatch.jobs")
 
-ACTIVE_CONDITION = "status IN ('pending', 'running')"
 ALREADY_RUNNING = "Training already in progress"
 MAX_REASON_LENGTH = 1_000
 #: How long cancelTrainingJob waits for a running job to acknowledge before answering with its state.
@@ -116,7 +115,7 @@ async def _insert_pending(
             train_from=train_from,
             train_to=train_to,
         )
-        .on_conflict_do_nothing(index_elements=["machine_id", "model_type"], index_where=sa.text(ACTIVE_CONDITION))
+        .on_conflict_do_nothing(index_elements=["machine_id", "model_type"], index_where=sa.text(ACTIVE_JOB_CONDITION))
         .returning(table.c.id)
     )
     return await session.scalar(statement)
@@ -278,8 +277,7 @@ async def fail(
             )
     if job is not None:
         await publish_job(resources, job)
-    if raised is not None and (raised.created or raised.escalated):
-        await resources.events.publish(ALERTS_CHANNEL, snapshot(raised.alert))
+    await alerts.publish(resources, raised)
     return job
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from app.db.engine import transaction
-from app.db.tables import ModelVersion, PerformanceMetrics, TrainingJob
+from app.db.tables import ModelVersion, TrainingJob
 from app.enums import MetricsSource, VersionStage
 from app.ml.drift import build_reference_profile
 from app.ml.model_types import get_model_type
@@ -28,6 +28,7 @@ from app.ml.model_types.base import FittedModel, InsufficientDataError, ModelTyp
 from app.ml.validation import TrainingOutcome, compare_with_champion, train_and_validate
 from app.services.models import job_lifecycle, liveness, registry, windows
 from app.services.models.liveness import TrainingCancelled
+from app.services.tracking.performance import evaluation_row
 
 if TYPE_CHECKING:
     from app.runtime.resources import Resources
@@ -36,7 +37,6 @@ logger = logging.getLogger("kilowatch.training")
 
 #: Share of the job's progress bar each phase ends at; the fit's own steps fill LOAD..FIT.
 LOADED, FITTED, COMPARED = 0.1, 0.8, 0.9
-METRIC_COLUMNS = ("r_squared", "rmse", "mae", "mape", "cv_rmse", "nmbe", "precision", "recall", "f1")
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,13 @@ async def _store(
         await session.flush()
         metrics = outcome.metrics.as_dict()
         session.add(
-            PerformanceMetrics(
+            evaluation_row(
+                metrics=metrics,
+                extra={
+                    "primary_metric": get_model_type(job.model_type.value).primary_metric,
+                    "primary_value": outcome.primary_value,
+                    "parameter_count": model.parameter_count,
+                },
                 machine_id=job.machine_id,
                 model_type=job.model_type,
                 model_version_id=version.id,
@@ -201,15 +207,6 @@ async def _store(
                 window_end=outcome.validation_window.end.to_pydatetime(),
                 sample_count=int(metrics["sample_count"] or 0),
                 drift_detected=False,
-                extra={
-                    key: value for key, value in metrics.items() if key not in METRIC_COLUMNS and key != "sample_count"
-                }
-                | {
-                    "primary_metric": get_model_type(job.model_type.value).primary_metric,
-                    "primary_value": outcome.primary_value,
-                    "parameter_count": model.parameter_count,
-                },
-                **{column: metrics.get(column) for column in METRIC_COLUMNS},
             )
         )
         # A fit on data before an instant (train_to) measures savings; it never replaces a live champion.

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.constants import ALERTS_CHANNEL
 from app.db.engine import transaction
 from app.db.tables import Alert, DriftReport, ModelVersion, PerformanceMetrics, TrainingJob
 from app.enums import (
@@ -41,9 +40,9 @@ from app.services.checks import require_range
 from app.services.fleet import machines, readings
 from app.services.models import job_lifecycle
 from app.services.savings import interventions
-from app.services.snapshots import snapshot
 from app.services.tracking import messages, policies, quality
 from app.services.tracking.evaluation import Evaluation, evaluate
+from app.services.tracking.performance import evaluation_row
 
 if TYPE_CHECKING:
     from app.runtime.resources import Resources
@@ -51,7 +50,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("kilowatch.monitoring")
 
 SYSTEM_ACTOR = "kilowatch"
-METRIC_COLUMNS = ("r_squared", "rmse", "mae", "mape", "cv_rmse", "nmbe", "precision", "recall", "f1")
 #: Out-of-sample history the CUSUM reads; older residuals have already been judged.
 CUSUM_HISTORY_DAYS = 90
 MAX_WINDOW_DAYS = 365
@@ -142,8 +140,7 @@ async def evaluate_champion(
     )
     report, raised = await _record(resources, version, evaluation, policy)
     for outcome in raised:
-        if outcome.created or outcome.escalated:
-            await resources.events.publish(ALERTS_CHANNEL, snapshot(outcome.alert))
+        await alerts.publish(resources, outcome)
     if policy.auto_retrain:
         for outcome in raised:
             await _act(resources, outcome.alert, policy.retrain_cooldown_hours)
@@ -224,7 +221,9 @@ async def _record(
     metrics = evaluation.metrics.as_dict() if evaluation.metrics else {}
     async with transaction(resources.sessions) as session:
         session.add(
-            PerformanceMetrics(
+            evaluation_row(
+                metrics=metrics,
+                extra=flags,
                 machine_id=version.machine_id,
                 model_type=version.model_type,
                 model_version_id=version.id,
@@ -235,11 +234,6 @@ async def _record(
                 sample_count=evaluation.sample_count,
                 drift_detected=evaluation.detected,
                 drift_score=evaluation.data_drift.drift_score,
-                extra={
-                    **{k: v for k, v in metrics.items() if k not in METRIC_COLUMNS and k != "sample_count"},
-                    **flags,
-                },
-                **{column: metrics.get(column) for column in METRIC_COLUMNS},
             )
         )
         report = DriftReport(

@@ -1,9 +1,9 @@
-"""Performance metrics: recording external evaluations and reading history and latest values."""
+"""Performance metrics: evaluation rows (recorded here or by training and monitoring), history and latest values."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,15 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import PerformanceMetrics
+from app.db.tables import METRIC_COLUMNS, PerformanceMetrics
 from app.enums import MetricsSource, ModelType
 from app.errors import InvalidInput, NotFound
 from app.services.checks import camel_case, require_limit, require_range, require_window
 from app.services.models import registry
 
 MAX_TREND_DAYS = 3_650
-#: Metric columns that are averaged (sample-weighted) when a trend is bucketed.
-METRIC_COLUMNS = ("r_squared", "rmse", "mae", "mape", "cv_rmse", "nmbe", "precision", "recall", "f1")
 
 #: Where a metrics row sits on data time: the end of its data window, else when it was evaluated.
 DATA_TIME = sa.func.coalesce(PerformanceMetrics.window_end, PerformanceMetrics.evaluated_at)
@@ -33,27 +31,27 @@ latest_view = sa.table(
 )
 
 
-@dataclass(frozen=True)
-class MetricValues:
-    """The metric fields a caller may supply; ``None`` means not measured."""
+def _check(values: Mapping[str, float | None]) -> None:
+    require_range("rSquared", values.get("r_squared"), maximum=1.0)
+    for name in ("rmse", "mae", "mape", "cv_rmse"):
+        require_range(camel_case(name), values.get(name), minimum=0.0)
+    require_range("nmbe", values.get("nmbe"))
+    for name in ("precision", "recall", "f1"):
+        require_range(name, values.get(name), minimum=0.0, maximum=1.0)
 
-    r_squared: float | None = None
-    rmse: float | None = None
-    mae: float | None = None
-    mape: float | None = None
-    cv_rmse: float | None = None
-    nmbe: float | None = None
-    precision: float | None = None
-    recall: float | None = None
-    f1: float | None = None
 
-    def check(self) -> None:
-        require_range("rSquared", self.r_squared, maximum=1.0)
-        for name in ("rmse", "mae", "mape", "cv_rmse"):
-            require_range(camel_case(name), getattr(self, name), minimum=0.0)
-        require_range("nmbe", self.nmbe)
-        for name in ("precision", "recall", "f1"):
-            require_range(name, getattr(self, name), minimum=0.0, maximum=1.0)
+def evaluation_row(
+    *, metrics: Mapping[str, float | int | None], extra: Mapping[str, Any] | None = None, **identity: Any
+) -> PerformanceMetrics:
+    """A performance row from an evaluation's metrics: the contract's metrics in their columns, every other
+    metric in ``extra`` (followed by the caller's own ``extra`` entries). ``identity`` is the row's other
+    columns (series, version, source, window, sample count, ...)."""
+    return PerformanceMetrics(
+        **identity,
+        extra={key: value for key, value in metrics.items() if key not in METRIC_COLUMNS and key != "sample_count"}
+        | dict(extra or {}),
+        **{column: metrics.get(column) for column in METRIC_COLUMNS},
+    )
 
 
 async def record_external(
@@ -65,7 +63,7 @@ async def record_external(
     window_start: datetime | None,
     window_end: datetime | None,
     sample_count: int,
-    values: MetricValues,
+    values: Mapping[str, float | None],
 ) -> PerformanceMetrics:
     """Metrics computed by a model trained and evaluated outside Kilowatch (source EXTERNAL).
 
@@ -75,7 +73,7 @@ async def record_external(
     """
     if sample_count < 0:
         raise InvalidInput(f"sampleCount must be ≥ 0, got {sample_count}", field="sampleCount")
-    values.check()
+    _check(values)
     require_window("windowStart", window_start, "windowEnd", window_end)
     if model_version_id is not None:
         await registry.require_version_of_series(session, model_version_id, machine_id, model_type)
@@ -92,7 +90,7 @@ async def record_external(
         "extra": {},
         "drift_detected": False,
         "drift_score": None,
-        **{name: getattr(values, name) for name in METRIC_COLUMNS},
+        **{name: values.get(name) for name in METRIC_COLUMNS},
     }
     try:
         await session.execute(sa.insert(PerformanceMetrics.__table__).values(columns))

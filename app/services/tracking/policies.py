@@ -17,10 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import MonitoringPolicy
 from app.enums import ModelType
 from app.errors import InvalidInput
+from app.ml.drift import DataDriftThresholds
 from app.services.checks import require_range
 from app.services.fleet import machines
 
 MAX_COOLDOWN_HOURS = 24 * 365
+#: The PSI bands a series without a stored policy is checked with: the drift statistics' own defaults.
+_DATA_DRIFT_DEFAULTS = DataDriftThresholds()
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,8 @@ class PolicySettings:
     max_cv_rmse: float = 0.30
     max_abs_nmbe: float = 0.10
     min_r_squared: float | None = None
-    psi_warning: float = 0.10
-    psi_critical: float = 0.25
+    psi_warning: float = _DATA_DRIFT_DEFAULTS.psi_warning
+    psi_critical: float = _DATA_DRIFT_DEFAULTS.psi_critical
     auto_retrain: bool = False
     retrain_cooldown_hours: float = 24.0
     #: Length of one monitoring evaluation window, and the fewest matched readings it needs.

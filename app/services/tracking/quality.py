@@ -23,14 +23,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.constants import ALERTS_CHANNEL
 from app.db.engine import transaction
 from app.db.tables import Alert, Machine, ModelVersion
 from app.enums import UNRESOLVED_ALERT_STATUSES, AlertStatus, AlertType, ModelType, Severity, VersionStage
 from app.ml.quality import QualityIssue, QualityThresholds, find_issues
 from app.services.alerting import alerts
 from app.services.fleet import readings
-from app.services.snapshots import snapshot
 from app.services.tracking import policies
 
 if TYPE_CHECKING:
@@ -90,8 +88,7 @@ async def check_machine(resources: Resources, machine_id: uuid.UUID, model_type:
         if raised is None:
             await _resolve(session, machine_id, model_type, latest)
         await session.execute(sa.update(Machine).where(Machine.id == machine_id).values(quality_checked_to=latest))
-    if raised is not None and (raised.created or raised.escalated):
-        await resources.events.publish(ALERTS_CHANNEL, snapshot(raised.alert))
+    await alerts.publish(resources, raised)
     return True
 
 
