@@ -116,8 +116,13 @@ class RedisEventBus:
     def connect(cls, url: str, prefix: str) -> RedisEventBus:
         # No socket timeout: a subscription waits for events indefinitely; health checks find dead peers.
         # The connection's name says whose it is in Redis's CLIENT LIST.
-        options = {"socket_connect_timeout": 2, "socket_keepalive": True, "health_check_interval": 30}
-        redis = Redis.from_url(url, client_name=f"{prefix}events", **options)
+        redis = Redis.from_url(
+            url,
+            client_name=f"{prefix}events",
+            socket_connect_timeout=2,
+            socket_keepalive=True,
+            health_check_interval=30,
+        )
         return cls(redis, prefix)
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
