@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     #: Fields one document selects once its fragments are expanded (a fragment spread twice counts twice).
     max_fields: int = Field(default=1_000, gt=0)
     max_tokens: int = Field(default=5_000, gt=0)
-    #: Training jobs (DESIGN.md §5): a running job writes a heartbeat every JOB_HEARTBEAT_S; the sweeper,
+    #: Training jobs (docs/architecture.md): a running job writes a heartbeat every JOB_HEARTBEAT_S; the sweeper,
     #: every SWEEP_INTERVAL_S, fails running jobs silent for JOB_STALE_AFTER_S and re-enqueues lost
     #: pending ones; JOB_TIMEOUT_S bounds one training.
     job_heartbeat_s: float = Field(default=5.0, gt=0)
@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     #: Schema introspection, which GraphiQL needs; switch it off where the schema should not be browsable.
     introspection: bool = True
     #: Also accept the legacy ``graphql-ws`` websocket protocol (subscriptions-transport-ws, Apollo's old
-    #: client) beside ``graphql-transport-ws``; off unless an old client needs it (DESIGN.md §11).
+    #: client) beside ``graphql-transport-ws``; off unless an old client needs it.
     legacy_graphql_ws: bool = False
 
     @field_validator("cors_origins", "webhook_urls", mode="before")

@@ -1,6 +1,6 @@
 """Domain errors raised by services.
 
-Each maps to one GraphQL ``extensions.code`` in ``graphql_schema.errors``; services never know about
+Each maps to one GraphQL ``extensions.code`` in ``graphql_schema.engine.errors``; services never know about
 GraphQL. Messages are written for the person who sent the request and name the offending field.
 
     KilowatchError

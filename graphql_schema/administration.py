@@ -1,4 +1,4 @@
-"""Root fields for administrators: API tokens and the audit log (``graphql_schema.auth`` requires ADMIN)."""
+"""Root fields for administrators: API tokens and the audit log (``graphql_schema.engine.auth`` requires ADMIN)."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ def _tune_gc_for_serving() -> None:
 
     Measured with bench/fanout.py: with 1,000 subscribers the process tracked ~450,000 objects, a full
     collection took 150-400 ms, and one landing during a fan-out delayed every subscriber of that event
-    as long (p99 466 ms instead of ~80). The application freezes its start-up objects (``app.heap``);
+    as long (p99 466 ms instead of ~80). The application freezes its start-up objects (``app.http.heap``);
     on top of that, collections start after 50,000 net allocations instead of 700, so an event's
     short-lived objects die before they are promoted towards the full collection. With these thresholds
     no full collection ran during a 60-event run (with the defaults, five ran while 1,000 clients

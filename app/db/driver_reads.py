@@ -7,14 +7,14 @@ aiosqlite's thread. For a statement built once at import, this compiles it once 
 SQLAlchemy's result processors of its columns (so values come back exactly as SQLAlchemy returns
 them: UUIDs, UTC datetimes) and sends the SQL through a driver connection checked out of
 SQLAlchemy's pool: one asyncpg ``fetch``, or one aiosqlite ``execute_fetchall`` (on SQLite, where it can,
-on the event loop's thread instead: ``app.sqlite_reads``). The connection is
+on the event loop's thread instead: ``app.db.sqlite_reads``). The connection is
 taken from the pool as it is, without the ``Connection`` object SQLAlchemy wraps around it (its
 construction, execution options and close cost another ~75 µs of the same request): a single
 statement sent by the driver outside any transaction is what the read engine's autocommit gives, and
 the pool's own checkout and checkin events (the idle ping of ``app.db.engine``, SQLite's reset) still run.
 
 Concurrent reads of the same statement through the pool share one run that starts after all of them
-arrived (``app.coalescing``): each still sees every write committed before it asked.
+arrived (``app.db.coalescing``): each still sees every write committed before it asked.
 
 A statement that takes parameters, or whose column types need the driver's type codes to process
 results, keeps SQLAlchemy's path, and so does the read again when the driver fails, so that
@@ -65,7 +65,7 @@ class _Prepared:
         ]
 
 
-#: Concurrent reads of one statement on one engine share a run through the pool (``app.coalescing``).
+#: Concurrent reads of one statement on one engine share a run through the pool (``app.db.coalescing``).
 _COALESCER = Coalescer()
 
 #: A SELECT of any columns (``Select`` is generic over the tuple of its column types).

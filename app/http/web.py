@@ -2,7 +2,7 @@
 
 Callers are identified here, once per HTTP request from the ``Authorization`` header and once per
 websocket from the ``connection_init`` payload; what they may do is decided per operation in
-``graphql_schema.auth``. A websocket without a valid token is closed with 4401, one whose role can run
+``graphql_schema.engine.auth``. A websocket without a valid token is closed with 4401, one whose role can run
 no subscription with 4403.
 """
 

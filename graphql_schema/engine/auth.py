@@ -8,7 +8,7 @@ The check looks at the operation's root fields, fragments included, so it cannot
 aliasing or spreading, and it does not depend on how any resolver is written. The same pass counts
 the rate-limited fields per token.
 
-A refusal goes through ``graphql_schema.refusals``, which stops queries, mutations and subscriptions
+A refusal goes through ``graphql_schema.engine.refusals``, which stops queries, mutations and subscriptions
 alike before their resolvers run.
 """
 

@@ -44,7 +44,7 @@ class Context:
     request: Any = None
     response: Any = None
     #: Who is asking: from the HTTP request's bearer token, or from a websocket's ``connection_init``;
-    #: ``None`` until authenticated. ``graphql_schema.auth`` refuses every operation without one.
+    #: ``None`` until authenticated. ``graphql_schema.engine.auth`` refuses every operation without one.
     principal: Principal | None = None
     #: The ``connection_init`` payload of a websocket connection (Strawberry sets it).
     connection_params: dict[str, Any] | None = None
@@ -56,7 +56,7 @@ class Context:
     def forget_token(self, token_id: uuid.UUID) -> None:
         """Once a token's revocation is committed, stop accepting it in this process at once.
 
-        Other processes stop within ``app.authentication.TOKEN_CACHE_S``.
+        Other processes stop within ``app.http.authentication.TOKEN_CACHE_S``.
         """
         if self.request is None:
             return

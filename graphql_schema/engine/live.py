@@ -5,7 +5,7 @@ subscriber's source stream through ``execute``), passes each result through ever
 and encodes each as JSON on its own: ~0.3 ms per subscriber, so one alert to 1,000 subscribers kept
 this process's single event loop busy for 300 ms and more. Yet the payload of an event depends only
 on the event and the operation (document, variables, operation name), never on who subscribed: who
-may run which operation is decided once, before the resolver starts (``graphql_schema.auth``), and no
+may run which operation is decided once, before the resolver starts (``graphql_schema.engine.auth``), and no
 field of ``Alert`` or ``TrainingJob`` depends on the caller. So:
 
 - the protocol handlers below give each websocket operation a ``LiveDelivery``, in a context variable

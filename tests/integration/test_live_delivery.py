@@ -1,4 +1,4 @@
-"""A live event is rendered once per operation text, whoever subscribed (``graphql_schema.live``).
+"""A live event is rendered once per operation text, whoever subscribed (``graphql_schema.engine.live``).
 
 The deliveries here send into lists instead of sockets; the websocket path end to end is in
 ``test_subscriptions.py``.

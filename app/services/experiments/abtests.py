@@ -12,7 +12,7 @@ Results are stored on the test row at each evaluation and served from there, not
 each evaluation is one look of the design (the sequential test's anytime-valid guarantee covers any
 number of looks, the fixed-horizon test decides only at the end), so what a reader sees is exactly
 what the system acts on, and reads stay a primary-key lookup however often the dashboard polls.
-The matching is one SQL join for all running tests; the statistics are ``app.ml.abstats``.
+The matching is one SQL join for all running tests; the statistics are ``app.ml.abtest``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Training-job state machine (DESIGN.md §5).
+"""Training-job state machine (docs/architecture.md, "Retrain").
 
     trigger ──insert PENDING──► enqueue ──worker──► RUNNING ──► COMPLETED | FAILED | CANCELLED
                                                         └─(worker stopping)─► PENDING again
