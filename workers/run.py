@@ -146,4 +146,4 @@ def _recount_slots(worker: Worker) -> None:
     running = sum(not task.done() for task in worker.tasks.values())
     worker.job_counter = running
     # ARQ sizes its semaphore max_jobs + 1; not bounded, since the running jobs' tasks release into it.
-    worker.sem = asyncio.Semaphore(worker.max_jobs + 1 - running)
+    worker.sem = asyncio.Semaphore(worker.max_jobs + 1 - running)  # type: ignore[assignment]  # ARQ declares it Bounded

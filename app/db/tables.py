@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -42,6 +42,12 @@ ACTIVE_JOB_CONDITION = "status IN ('pending', 'running')"
 RUNNING_AB_TEST_CONDITION = "status = 'running'"
 #: One unresolved (open or acknowledged) alert per dedup key.
 UNRESOLVED_ALERT_CONDITION = "status IN ('open', 'acknowledged')"
+
+
+def core_table(entity: type[Base]) -> sa.Table:
+    """A mapped class's Core table, for bulk statements that build no ORM objects (``__table__`` is typed
+    as any FromClause)."""
+    return cast(sa.Table, entity.__table__)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -22,7 +22,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from graphql import (
@@ -90,7 +90,9 @@ async def _commit_with_entry(session: AsyncSession, info: Info[Context, None], r
     node = raw.field_nodes[0]
     principal = info.context.principal
     if principal is not None:
-        targets = [*argument_ids(raw.parent_type.fields[node.name.value], node, raw.variable_values)]
+        # graphql-core annotates ``variable_values`` as its VariableValues; a resolver's info holds the plain dict.
+        variables = cast(dict[str, Any], raw.variable_values)
+        targets = [*argument_ids(raw.parent_type.fields[node.name.value], node, variables)]
         targets.extend(_ids_of_objects(result))
         operation_name = raw.operation.name.value if raw.operation.name else None
         entry = audit.AuditRecord(

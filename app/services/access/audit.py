@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import AuditEntry
+from app.db.tables import AuditEntry, core_table
 from app.services.checks import require_text
 
 OUTCOME_OK = "ok"
@@ -35,7 +35,7 @@ class AuditRecord:
 async def record(session: AsyncSession, records: Sequence[AuditRecord]) -> None:
     """One INSERT without RETURNING: nothing of the new rows is read back, so no ORM objects are made."""
     await session.execute(
-        sa.insert(AuditEntry.__table__),
+        sa.insert(core_table(AuditEntry)),
         [
             {
                 "actor": item.actor,

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sqlalchemy as sa
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from app.db.engine import copy_records, transaction
-from app.db.tables import AbTest, ModelVersion, ServedPrediction
+from app.db.tables import AbTest, ModelVersion, ServedPrediction, core_table
 from app.enums import ModelType, VersionStage
 from app.errors import Conflict, InvalidInput
 from app.ml.abtest import Arm, route_arms
@@ -215,6 +215,6 @@ async def _store(
             await copy_records(session, ServedPrediction.__tablename__, STORED_COLUMNS, records)
         else:
             await session.execute(
-                sa.insert(cast(sa.Table, ServedPrediction.__table__)),  # a declarative class's table is a Table
+                sa.insert(core_table(ServedPrediction)),
                 [dict(zip(STORED_COLUMNS, record, strict=True)) for record in records],
             )

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import METRIC_COLUMNS, PerformanceMetrics
+from app.db.tables import METRIC_COLUMNS, PerformanceMetrics, core_table
 from app.enums import MetricsSource, ModelType
 from app.errors import InvalidInput, NotFound
 from app.services.checks import camel_case, require_limit, require_range, require_window
@@ -93,7 +93,7 @@ async def record_external(
         **{name: values.get(name) for name in METRIC_COLUMNS},
     }
     try:
-        await session.execute(sa.insert(PerformanceMetrics.__table__).values(columns))
+        await session.execute(sa.insert(core_table(PerformanceMetrics)).values(columns))
     except IntegrityError as error:
         raise NotFound(f"machine {machine_id} does not exist", field="machineId") from error
     return PerformanceMetrics(**columns)  # what was stored, without reading it back
