@@ -70,7 +70,11 @@ async def check_bounds(
     count, first, last = await span(session, machine_id, train_from, train_to)
     if not has_history(model_type, count, first, last):
         needed = get_model_type(model_type.value).min_training_days
-        where = f"after {train_from.isoformat()}" if train_from is not None else f"before {train_to.isoformat()}"
+        if train_from is not None:
+            where = f"after {train_from.isoformat()}"
+        else:
+            assert train_to is not None  # one bound at least: returned above otherwise
+            where = f"before {train_to.isoformat()}"
         spanned = f" spanning {(last - first) / timedelta(days=1):.1f} days" if first and last else ""
         raise InvalidInput(
             f"{model_type.name} needs at least {needed:g} days of readings (half of them filled) {where}; "

@@ -52,7 +52,7 @@ class InterventionView:
     created_by: str | None
 
 
-def _query() -> sa.Select[tuple[Intervention, uuid.UUID | None]]:
+def _query() -> sa.Select[Intervention, uuid.UUID | None]:
     completed = sa.case((TrainingJob.status == JobStatus.COMPLETED, TrainingJob.model_version_id), else_=None)
     return sa.select(Intervention, completed).outerjoin(TrainingJob, TrainingJob.id == Intervention.baseline_job_id)
 
@@ -200,6 +200,7 @@ async def settle(resources: Resources) -> int:
             elif not await _freeze_champion(session, current):
                 current = None
             if current is not None:
+                assert current.baseline_version_id is not None  # set by either branch above
                 await audit.record(
                     session,
                     [
