@@ -1,11 +1,13 @@
 /**
  * A trend chart as inline SVG: one metric over time, its policy thresholds as dashed lines, every
- * point marked by its level. The numbers are also offered as a table for screen readers and for
- * anyone who wants the exact values.
+ * point marked by its level, and the machine's interventions as vertical markers. The numbers are
+ * also offered as a table for screen readers and for anyone who wants the exact values.
+ *
+ * `bandChart` draws one running total with its uncertainty band (the cumulative savings).
  */
 
 import { h, svg } from "./dom.js";
-import { dateTimeText, dateText, timeText } from "./format.js";
+import { dateTimeText, dateText, enumLabel, timeText } from "./format.js";
 
 const WIDTH = 520;
 const HEIGHT = 220;
@@ -14,21 +16,25 @@ const TICK_COUNT = 4;
 
 /**
  * points: [{ at: ISO string, value: number, level }], thresholds: [{ value, level, label }],
- * format: value → text, upperBound: the largest value the metric can take (optional).
+ * format: value → text, upperBound: the largest value the metric can take (optional),
+ * markers: [{ at, kind, description }] interventions in the chosen period; the time axis spans them too,
+ * so a change is visible next to the evaluations that came before or after it.
  */
-export function trendChart({ title, points, thresholds, format, upperBound = Infinity }) {
+export function trendChart({ title, points, thresholds, format, upperBound = Infinity, markers = [] }) {
   const values = [...points.map((point) => point.value), ...thresholds.map((line) => line.value)];
   const [low, padded] = paddedDomain(values);
   const high = Math.max(Math.min(padded, upperBound), Math.max(...values));
   const times = points.map((point) => Date.parse(point.at));
-  const [start, end] = [Math.min(...times), Math.max(...times)];
+  const markerTimes = markers.map((marker) => Date.parse(marker.at));
+  const [start, end] = [Math.min(...times, ...markerTimes), Math.max(...times, ...markerTimes)];
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const x = (time) => MARGIN.left + (end === start ? plotWidth / 2 : ((time - start) / (end - start)) * plotWidth);
   const y = (value) => MARGIN.top + (1 - (value - low) / (high - low)) * plotHeight;
   const latest = points.at(-1);
   const span = `from ${dateTimeText(points[0].at)} to ${dateTimeText(latest.at)}`;
-  const description = `${points.length} evaluations ${span}; latest ${format(latest.value)}.`;
+  const marked = markers.length ? ` ${markers.length} intervention(s) marked.` : "";
+  const description = `${points.length} evaluations ${span}; latest ${format(latest.value)}.${marked}`;
 
   const chart = svg(
     "svg",
@@ -38,17 +44,8 @@ export function trendChart({ title, points, thresholds, format, upperBound = Inf
       role: "img",
       "aria-label": `${title} trend: ${description}`,
     },
-    yTicks(low, high).map((tick) => [
-      svg("line", { class: "grid", x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(tick), y2: y(tick) }),
-      svg(
-        "text",
-        { class: "tick", x: MARGIN.left - 6, y: y(tick), "text-anchor": "end", "dominant-baseline": "middle" },
-        format(tick),
-      ),
-    ]),
-    xLabels(start, end).map(({ time, anchor }) =>
-      svg("text", { class: "tick", x: x(time), y: HEIGHT - 8, "text-anchor": anchor }, axisTime(time, start, end)),
-    ),
+    axes({ low, high, start, end, x, y, format }),
+    markerLines(markers, start, end, x),
     thresholds.map((line) => [
       svg("line", {
         class: `threshold threshold-${line.level}`,
@@ -110,6 +107,119 @@ export function trendChart({ title, points, thresholds, format, upperBound = Inf
       ),
     ),
   );
+}
+
+/**
+ * points: [{ at, value, lower, upper }] a running total and its bounds; zero is drawn as a reference
+ * line, so a band that crosses it reads as "not significant" at a glance.
+ */
+export function bandChart({ title, points, format, tickFormat = format, latestText, markers = [] }) {
+  const values = [0, ...points.flatMap((point) => [point.lower, point.upper, point.value])];
+  const [low, high] = paddedDomain(values);
+  const times = points.map((point) => Date.parse(point.at));
+  const [start, end] = [Math.min(...times), Math.max(...times)];
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const x = (time) => MARGIN.left + (end === start ? plotWidth / 2 : ((time - start) / (end - start)) * plotWidth);
+  const y = (value) => MARGIN.top + (1 - (value - low) / (high - low)) * plotHeight;
+  const upper = points.map((point, index) => `${x(times[index])},${y(point.upper)}`);
+  const lower = points.map((point, index) => `${x(times[index])},${y(point.lower)}`).reverse();
+  const latest = points.at(-1);
+  const chart = svg(
+    "svg",
+    {
+      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      class: "trend-chart band-chart",
+      role: "img",
+      "aria-label": `${title}: ${latestText} on ${dateTimeText(latest.at)}, between ${format(latest.lower)} and ${format(latest.upper)}.`,
+    },
+    axes({ low, high, start, end, x, y, format: tickFormat }),
+    svg("polygon", { class: "band", points: [...upper, ...lower].join(" ") }),
+    svg("line", { class: "zero", x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(0), y2: y(0) }),
+    markerLines(markers, start, end, x),
+    svg("polyline", {
+      class: "series",
+      points: points.map((point, index) => `${x(times[index])},${y(point.value)}`).join(" "),
+    }),
+  );
+  return h(
+    "figure",
+    { class: "chart" },
+    h(
+      "figcaption",
+      {},
+      h("span", { class: "chart-title" }, title),
+      " ",
+      h("span", { class: "chart-latest" }, latestText),
+    ),
+    chart,
+    h(
+      "details",
+      { class: "chart-data" },
+      h("summary", {}, `${title} values`),
+      h(
+        "table",
+        {},
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["Until", title, "Lower", "Upper"].map((name) => h("th", { scope: "col" }, name)),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          points.map((point) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, dateTimeText(point.at)),
+              [point.value, point.lower, point.upper].map((value) => h("td", { class: "number" }, format(value))),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function axes({ low, high, start, end, x, y, format }) {
+  return [
+    yTicks(low, high).map((tick) => [
+      svg("line", { class: "grid", x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(tick), y2: y(tick) }),
+      svg(
+        "text",
+        { class: "tick", x: MARGIN.left - 6, y: y(tick), "text-anchor": "end", "dominant-baseline": "middle" },
+        format(tick),
+      ),
+    ]),
+    xLabels(start, end).map(({ time, anchor }) =>
+      svg("text", { class: "tick", x: x(time), y: HEIGHT - 8, "text-anchor": anchor }, axisTime(time, start, end)),
+    ),
+  ];
+}
+
+/** A dashed vertical line per intervention inside [start, end], named in its tooltip. */
+function markerLines(markers, start, end, x) {
+  return markers
+    .filter((marker) => {
+      const time = Date.parse(marker.at);
+      return start < end && time >= start && time <= end;
+    })
+    .map((marker) => {
+      const at = x(Date.parse(marker.at));
+      const text = `${enumLabel(marker.kind)} on ${dateTimeText(marker.at)}: ${marker.description}`;
+      return svg(
+        "g",
+        { class: "marker", "data-intervention": marker.id ?? "" },
+        svg("title", {}, text),
+        svg("line", { x1: at, x2: at, y1: MARGIN.top, y2: HEIGHT - MARGIN.bottom }),
+        svg("path", { d: `M${at - 5},${MARGIN.top - 8} L${at + 5},${MARGIN.top - 8} L${at},${MARGIN.top - 1} Z` }),
+      );
+    });
 }
 
 function paddedDomain(values) {

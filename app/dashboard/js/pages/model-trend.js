@@ -1,4 +1,7 @@
-/** Performance trend of one series: one chart per metric, with the series' policy thresholds drawn in. */
+/**
+ * Performance trend of one series: one chart per metric, with the series' policy thresholds drawn in
+ * and the machine's interventions marked.
+ */
 
 import { trendChart } from "../chart.js";
 import { h } from "../dom.js";
@@ -10,6 +13,7 @@ import { METRICS } from "../thresholds.js";
 const TREND = `
   query Trend($machineId: UUID!, $modelType: ModelType!, $days: Int!) {
     modelSeries(machineId: $machineId, modelType: $modelType) {
+      machine { interventions { id at kind description } }
       policy { maxCvRmse maxAbsNmbe minRSquared psiWarning psiCritical }
       performanceTrend(days: $days) { evaluatedAt sampleCount rSquared cvRmse nmbe driftScore }
     }
@@ -63,6 +67,7 @@ function trendCharts(series, days) {
         thresholds: metric.lines(series.policy),
         format: metric.format,
         upperBound: metric.upperBound,
+        markers: series.machine.interventions.filter((item) => Date.parse(item.at) >= Date.now() - days * 86_400_000),
       }),
     ),
   );

@@ -1,6 +1,7 @@
 /**
- * One model series (machine + model type): summary against policy, trend charts, training with live
- * progress, versions with promote/rollback, champion history, drift reports and open alerts.
+ * One model series (machine + model type): summary against policy, trend charts, the machine's
+ * savings and interventions, training with live progress, versions with promote/rollback, champion
+ * history, drift reports and open alerts.
  *
  * The series query runs first; only when it succeeds are the other sections drawn, so a missing
  * machine or a sign-in problem is reported once, not once per section.
@@ -14,6 +15,7 @@ import { METRICS, SEVERITY_LEVELS, levelBadge, metricBadge } from "../thresholds
 import { createDriftSection } from "./model-drift.js";
 import { HISTORY_FIELDS, historyView } from "./model-history.js";
 import { JOB_FIELDS, createTrainingPanel } from "./model-jobs.js";
+import { createSavingsPanel } from "./model-savings.js";
 import { createTrendSection } from "./model-trend.js";
 import { VERSION_FIELDS, versionsView } from "./model-versions.js";
 
@@ -64,6 +66,7 @@ export function renderModel(container, { machineId, modelType }) {
   let training = null;
   let trend = null;
   let drift = null;
+  let savings = null;
   let disposed = false;
 
   async function loadSeries() {
@@ -112,9 +115,11 @@ export function renderModel(container, { machineId, modelType }) {
     training = createTrainingPanel({ ...key, onJobFinished: reloadAll });
     trend = createTrendSection(key);
     drift = createDriftSection(key);
+    savings = createSavingsPanel({ ...key, onRecorded: () => trend?.reload() });
     fill(
       sections,
       section("Performance trend", trend.element),
+      section("Savings", savings.element),
       section("Training", training.element),
       section("Versions", versionsFeedback, versionsBody),
       section("Champion history", historyBody),
@@ -127,6 +132,7 @@ export function renderModel(container, { machineId, modelType }) {
     loadSeries();
     trend?.reload();
     drift?.reload();
+    savings?.reload();
   }
 
   loadSeries();
