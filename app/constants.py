@@ -5,6 +5,9 @@ from __future__ import annotations
 #: pg_advisory_xact_lock key held while migrations run (ASCII "KWMIGRAT" as a 63-bit integer).
 MIGRATION_ADVISORY_LOCK_ID = 0x4B574D4947524154
 
+#: Who acts when Kilowatch itself does (automatic retrains, resolutions, promotions, frozen baselines).
+SYSTEM_ACTOR = "kilowatch"
+
 #: Event bus channels (docs/architecture.md); on Redis they carry the KILOWATCH_REDIS_PREFIX namespace.
 JOBS_CHANNEL = "jobs"
 ALERTS_CHANNEL = "alerts"

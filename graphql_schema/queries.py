@@ -10,7 +10,7 @@ import strawberry
 
 from app import enums
 from app.services.alerting import alerts
-from app.services.experiments import abtests
+from app.services.experiments import abtests, comparisons
 from app.services.fleet import machines
 from app.services.models import jobs
 from app.services.savings import savings
@@ -164,7 +164,7 @@ class Query:
         min_samples: int | None = 30,
     ) -> VersionComparison:
         async with info.context.read() as session:
-            comparison = await abtests.compare_versions(
+            comparison = await comparisons.compare_versions(
                 session,
                 model_a_id,
                 model_b_id,

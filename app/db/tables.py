@@ -8,15 +8,14 @@ test, one unresolved alert per dedup key) are invisible to autogenerate.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from enum import Enum, StrEnum
+from datetime import datetime
+from enum import StrEnum
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
+from app.db.column_types import JsonDocument, UtcDateTime, enum_column, utc_now
 from app.enums import (
     AbTestStatus,
     AlertStatus,
@@ -48,50 +47,6 @@ def core_table(entity: type[Base]) -> sa.Table:
     """A mapped class's Core table, for bulk statements that build no ORM objects (``__table__`` is typed
     as any FromClause)."""
     return cast(sa.Table, entity.__table__)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on both databases.
-
-    SQLite has no timestamptz: values are stored as naive UTC and given their zone back on read, so
-    comparisons and ordering behave the same as on PostgreSQL.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where a UTC instant is required")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-JsonDocument = sa.JSON().with_variant(JSONB(), "postgresql")
-
-
-def enum_column(enum_class: type[Enum]) -> sa.Enum:
-    """Store an enum as its lower-case value with a CHECK constraint (portable, readable in SQL)."""
-    return sa.Enum(
-        enum_class,
-        values_callable=lambda members: [member.value for member in members],
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        name=f"ck_{enum_class.__name__.lower()}",
-        validate_strings=True,
-    )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

@@ -11,7 +11,8 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import inspect
 
-from app.db.tables import Alert, TrainingJob, UtcDateTime
+from app.db.column_types import UtcDateTime
+from app.db.tables import Alert, TrainingJob
 from app.runtime.events import Event
 
 Row = TypeVar("Row", TrainingJob, Alert)

@@ -9,7 +9,7 @@ import strawberry
 
 from app.db import tables
 from app.ml.abtest import REASON_IN_PROGRESS
-from app.services.experiments.abtests import ShadowComparison
+from app.services.experiments.comparisons import ShadowComparison
 from graphql_schema.engine.context import Info
 from graphql_schema.enums import AbTestStatus, ModelType
 from graphql_schema.types.versions import ModelVersion

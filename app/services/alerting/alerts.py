@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.constants import ALERTS_CHANNEL
+from app.constants import ALERTS_CHANNEL, SYSTEM_ACTOR
 from app.db.engine import changed_rows, dialect_insert
 from app.db.tables import UNRESOLVED_ALERT_CONDITION, Alert
 from app.enums import SEVERITY_RANK, UNRESOLVED_ALERT_STATUSES, AlertStatus, AlertType, ModelType, Severity
@@ -116,6 +116,23 @@ async def raise_alert(
     if raised.is_news:
         await notifications.enqueue(session, alert, "created" if raised.created else "escalated", notify)
     return raised
+
+
+async def resolve_by_system(
+    session: AsyncSession, machine_id: uuid.UUID, model_type: ModelType, alert_type: AlertType, note: str
+) -> None:
+    """Resolve the unresolved alert of this key, if any, as Kilowatch itself: its condition has cleared."""
+    await session.execute(
+        sa.update(Alert)
+        .where(
+            Alert.dedup_key == dedup_key(machine_id, model_type, alert_type),
+            Alert.status.in_(UNRESOLVED_ALERT_STATUSES),
+        )
+        .values(
+            status=AlertStatus.RESOLVED, resolved_at=datetime.now(UTC), resolved_by=SYSTEM_ACTOR, resolution_note=note
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def list_alerts(

@@ -17,32 +17,28 @@ The matching is one SQL join for all running tests; the statistics are ``app.ml.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from app.constants import SYSTEM_ACTOR
 from app.db.engine import changed_rows, dialect_insert, transaction
 from app.db.tables import RUNNING_AB_TEST_CONDITION, AbTest, EnergyReading, ModelVersion, ServedPrediction
 from app.enums import AbTestStatus, AlertType, ModelType, Severity, VersionStage
 from app.errors import Conflict, InvalidInput, NotFound
-from app.ml.abtest import AbDecision, compare_shadow, decide
-from app.ml.model_types import FittedModel
+from app.ml.abtest import AbDecision, decide
 from app.services.alerting import alerts
 from app.services.checks import require_limit, require_range
-from app.services.fleet import readings
 from app.services.models import registry
-from app.services.models.model_cache import loaded_models
 from app.services.tracking import policies
 
 if TYPE_CHECKING:
@@ -55,14 +51,10 @@ SeriesKey = tuple[uuid.UUID, ModelType]
 MAX_DURATION_HOURS = 24 * 90
 MAX_MIN_SAMPLES = 1_000_000
 MAX_PLANNED_SAMPLES = 1_000_000_000
-MAX_WINDOW_DAYS = 365
 #: Who completes tests and promotes winners, in the champion history.
-SYSTEM_ACTOR = "kilowatch"
 #: ``reason`` of a test stopped by hand before any decision (the statistics' own reasons are in abstats).
 REASON_STOPPED = "stopped"
 _EMPTY = np.empty(0)
-
-ShadowMethod = Literal["diebold_mariano", "wilcoxon"]
 
 
 @dataclass(frozen=True)
@@ -375,51 +367,3 @@ async def stop(session: AsyncSession, test_id: uuid.UUID, now: datetime | None =
     if stopped is None:
         raise Conflict(f"A/B test {test_id} has just ended", field="id")
     return stopped
-
-
-@dataclass(frozen=True)
-class ShadowComparison:
-    model_a: ModelVersion
-    model_b: ModelVersion
-    #: The readings both versions predicted; None when there were none.
-    window_start: datetime | None
-    window_end: datetime | None
-    decision: AbDecision
-
-
-async def compare_versions(
-    session: AsyncSession,
-    model_a_id: uuid.UUID,
-    model_b_id: uuid.UUID,
-    *,
-    window_days: int,
-    method: ShadowMethod,
-    significance: float,
-    min_samples: int,
-) -> ShadowComparison:
-    """Both versions predict the same recent readings; a paired test compares their absolute errors.
-
-    Only readings after both versions' training windows count: a version scored on data it was fitted
-    on looks better than it is.
-    """
-    require_limit("windowDays", window_days, MAX_WINDOW_DAYS)
-    check_significance("significance", significance)
-    check_min_samples("minSamples", min_samples)
-    version_a, version_b = await version_pair(session, model_a_id, model_b_id)
-    frame = await readings.recent_frame(session, version_a.machine_id, window_days)
-    frame = frame[frame.index > max(version_a.trained_to, version_b.trained_to)]
-    models = await loaded_models(session, [version_a, version_b])
-    errors_a, errors_b = await asyncio.to_thread(_paired_errors, models[version_a.id], models[version_b.id], frame)
-    decision = compare_shadow(errors_a, errors_b, significance=significance, min_samples=min_samples, method=method)
-    first, last = (frame.index[0].to_pydatetime(), frame.index[-1].to_pydatetime()) if len(frame) else (None, None)
-    return ShadowComparison(version_a, version_b, first, last, decision)
-
-
-def _paired_errors(model_a: FittedModel, model_b: FittedModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Errors y − ŷ of both versions on the readings both could predict, the target hidden as when serving."""
-    actual = frame["energy_kwh"].to_numpy(dtype=float)
-    unseen = frame.assign(energy_kwh=np.nan)
-    predicted_a = np.asarray(model_a.predict(unseen).value, dtype=float)
-    predicted_b = np.asarray(model_b.predict(unseen).value, dtype=float)
-    usable = np.isfinite(actual) & np.isfinite(predicted_a) & np.isfinite(predicted_b)
-    return actual[usable] - predicted_a[usable], actual[usable] - predicted_b[usable]

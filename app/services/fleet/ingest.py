@@ -24,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.column_types import UtcDateTime
 from app.db.engine import copy_records
-from app.db.tables import EnergyReading, UtcDateTime
+from app.db.tables import EnergyReading
 from app.errors import InvalidInput
 
 STAGING_TABLE = "reading_staging"

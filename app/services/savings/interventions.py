@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.constants import SYSTEM_ACTOR
 from app.db.engine import transaction
 from app.db.tables import Intervention, TrainingJob
 from app.enums import InterventionKind, JobStatus, ModelType, TriggerType
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("kilowatch.interventions")
 
 MAX_DESCRIPTION_LENGTH = 2_000
-SYSTEM_ACTOR = "kilowatch"
 
 
 @dataclass(frozen=True)

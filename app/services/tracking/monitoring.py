@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.constants import SYSTEM_ACTOR
 from app.db.engine import transaction
 from app.db.tables import Alert, DriftReport, ModelVersion, PerformanceMetrics, TrainingJob
 from app.enums import (
-    UNRESOLVED_ALERT_STATUSES,
-    AlertStatus,
     AlertType,
     MetricsSource,
     ModelType,
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("kilowatch.monitoring")
 
-SYSTEM_ACTOR = "kilowatch"
 #: Out-of-sample history the CUSUM reads; older residuals have already been judged.
 CUSUM_HISTORY_DAYS = 90
 MAX_WINDOW_DAYS = 365
@@ -327,19 +325,12 @@ async def _resolve_cleared(
     for alert_type, flag in CONDITIONS.items():
         if alert_type in present or any(extra.get(flag) for extra in recent):
             continue
-        await session.execute(
-            sa.update(Alert)
-            .where(
-                Alert.dedup_key == alerts.dedup_key(version.machine_id, version.model_type, alert_type),
-                Alert.status.in_(UNRESOLVED_ALERT_STATUSES),
-            )
-            .values(
-                status=AlertStatus.RESOLVED,
-                resolved_at=datetime.now(UTC),
-                resolved_by=SYSTEM_ACTOR,
-                resolution_note=f"Condition cleared for {clear_windows} consecutive evaluations",
-            )
-            .execution_options(synchronize_session=False)
+        await alerts.resolve_by_system(
+            session,
+            version.machine_id,
+            version.model_type,
+            alert_type,
+            f"Condition cleared for {clear_windows} consecutive evaluations",
         )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import transaction
-from app.db.tables import Alert, Machine, ModelVersion
-from app.enums import UNRESOLVED_ALERT_STATUSES, AlertStatus, AlertType, ModelType, Severity, VersionStage
+from app.db.tables import Machine, ModelVersion
+from app.enums import AlertType, ModelType, Severity, VersionStage
 from app.ml.quality import QualityIssue, QualityThresholds, find_issues
 from app.services.alerting import alerts
 from app.services.fleet import readings
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("kilowatch.quality")
 
-SYSTEM_ACTOR = "kilowatch"
 #: History read before the new readings: long enough for the usual cadence and steps to be the machine's.
 LOOK_BACK = timedelta(days=7)
 #: Most new readings one pass reads (a year imported at once is checked over its newest month).
@@ -122,17 +121,6 @@ async def _raise(
 
 
 async def _resolve(session: AsyncSession, machine_id: uuid.UUID, model_type: ModelType, clean_to: datetime) -> None:
-    await session.execute(
-        sa.update(Alert)
-        .where(
-            Alert.dedup_key == alerts.dedup_key(machine_id, model_type, AlertType.DATA_QUALITY),
-            Alert.status.in_(UNRESOLVED_ALERT_STATUSES),
-        )
-        .values(
-            status=AlertStatus.RESOLVED,
-            resolved_at=datetime.now(UTC),
-            resolved_by=SYSTEM_ACTOR,
-            resolution_note=f"Readings clean again up to {clean_to.isoformat()}",
-        )
-        .execution_options(synchronize_session=False)
+    await alerts.resolve_by_system(
+        session, machine_id, model_type, AlertType.DATA_QUALITY, f"Readings clean again up to {clean_to.isoformat()}"
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from app.constants import SYSTEM_ACTOR
 from app.db.tables import Intervention, ModelVersion, TrainingJob
 from app.enums import RELEARN_AFTER, ModelType, TriggerType, VersionStage
 from app.services.models import job_lifecycle, windows
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("kilowatch.relearning")
 
 RELEARNING_TYPES = (ModelType.ANOMALY, ModelType.FORECAST_ARIMA, ModelType.FORECAST_PROPHET)
-SYSTEM_ACTOR = "kilowatch"
 
 
 async def relearn_after_changes(resources: Resources) -> int:
