@@ -12,6 +12,7 @@ import gc
 import logging
 import time
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 
-from app.cli.tokens import add_token_commands, announce_bootstrap_token, refuse_open_access
+from app.cli.tokens import add_token_commands, announce_access, announce_bootstrap_token, refuse_open_access
 from app.config import Settings
 from app.errors import InvalidInput, KilowatchError
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 console = Console(stderr=True)
 #: Collection thresholds of `kilowatch serve` (CPython's defaults: 700, 10, 10); see ``_tune_gc_for_serving``.
 SERVING_GC_THRESHOLDS = (50_000, 50, 100)
+#: What Alembic logs at INFO on every connection, migration or not.
+ALEMBIC_CHATTER = ("Context impl ", "Will assume ")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,8 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Alembic announces each autogenerate plugin at INFO when it is imported; the revisions it runs stay visible.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    _quiet_alembic()
     try:
         return int(arguments.handler(arguments, settings) or 0)
     except KilowatchError as error:
@@ -45,29 +47,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _quiet_alembic() -> None:
+    """Every command checks the schema; Alembic says so at INFO each time. Only its migrations are news.
+
+    Its plugin announcements and the two lines it logs on every connection ("Context impl …", "Will
+    assume …") are dropped below DEBUG; "Running upgrade …" lines stay, as they appear only when a
+    migration runs.
+    """
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").addFilter(
+        lambda record: not record.getMessage().startswith(ALEMBIC_CHATTER)
+    )
+
+
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: …)" to every option whose default is a value; an unset option's help says what happens."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every subcommand's parser is one of these (argparse makes subparsers of the parent's class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpWithDefaults)
+        super().__init__(*args, **kwargs)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kilowatch", description="Model performance tracking for energy management.")
+    parser = _Parser(prog="kilowatch", description="Model performance tracking for energy management.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     migrate = commands.add_parser("migrate", help="upgrade the configured database to the newest schema")
     migrate.set_defaults(handler=_migrate)
 
     serve = commands.add_parser("serve", help="migrate if needed, then serve the API, GraphiQL and health endpoints")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port")
     serve.add_argument("--demo", action="store_true", help="embedded mode, empty database: fill it with the demo first")
-    serve.add_argument(
-        "--workers", type=int, default=1, help="API processes sharing the port (production mode; default 1)"
-    )
+    serve.add_argument("--workers", type=int, default=1, help="API processes sharing the port (production mode)")
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="run training jobs and maintenance crons from Redis (production mode)")
     worker.set_defaults(handler=_worker)
 
     load = commands.add_parser("import", help="bulk-load readings from a CSV file (all or nothing)")
-    load.add_argument("file", type=Path)
+    load.add_argument(
+        "file", type=Path, help="CSV, header line timestamp,energy_kwh[,production_units,outdoor_temp_c,is_anomaly]"
+    )
     load.add_argument("--machine", required=True, help="machine name; created if it does not exist")
-    load.add_argument("--timezone", default="UTC", help="zone of timestamps written without an offset")
+    load.add_argument(
+        "--timezone",
+        help="IANA zone (e.g. Europe/Berlin, or UTC) of timestamps written without an offset; without it such "
+        "timestamps are refused, as the API refuses them",
+    )
+    load.add_argument(
+        "--delimiter", type=_delimiter, help="column separator (',', ';', 'tab', '|'); without it, read from the header"
+    )
     load.set_defaults(handler=_import)
 
     demo = commands.add_parser(
@@ -78,10 +120,25 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     schema = commands.add_parser("schema", help="write the GraphQL schema (SDL) to a file")
-    schema.add_argument("--output", type=Path, default=Path("schema.graphql"))
+    schema.add_argument("--output", type=Path, default=Path("schema.graphql"), help="file to write")
     schema.set_defaults(handler=_schema)
     add_token_commands(commands)
     return parser
+
+
+def _delimiter(text: str) -> str:
+    """A one-character separator; ``tab`` (or a typed backslash-t) for a tab, which shells make hard to pass."""
+    separator = "\t" if text.lower() in ("tab", "\\t") else text
+    if len(separator) != 1:
+        raise argparse.ArgumentTypeError(f"a delimiter is one character (or 'tab'), not {text!r}")
+    return separator
+
+
+def _version() -> str:
+    try:
+        return metadata.version("kilowatch")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
@@ -104,8 +161,8 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
         _demo_on_first_start(settings)
     announce_bootstrap_token(settings, arguments.host, arguments.port)
     mode = "embedded (SQLite, in-process jobs)" if settings.embedded else "production (Redis workers)"
-    console.print(f"Kilowatch {mode} on {_redacted(settings.database_url)}")
-    console.print(f"GraphiQL: http://{arguments.host}:{arguments.port}/graphql")
+    console.print(f"Kilowatch {_version()} {mode} on {_redacted(settings.database_url)}")
+    announce_access(settings, arguments.host, arguments.port)
     options: dict[str, Any] = {
         "host": arguments.host,
         "port": arguments.port,
@@ -188,7 +245,9 @@ def _import(arguments: argparse.Namespace, settings: Settings) -> int:
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as progress:
-        result = asyncio.run(import_file(settings, arguments.file, arguments.machine, arguments.timezone, progress))
+        result = asyncio.run(
+            import_file(settings, arguments.file, arguments.machine, arguments.timezone, arguments.delimiter, progress)
+        )
     elapsed = time.perf_counter() - started
     total = result.inserted + result.updated
     console.print(

@@ -11,15 +11,18 @@ from app.db.engine import transaction
 from app.db.migrate import upgrade_to_head
 from app.runtime.resources import open_resources
 from app.services.fleet import ingest, machines
-from app.services.fleet.csv_readings import read_readings_csv
+from app.services.fleet.csv_readings import DELIMITERS, detect_delimiter, read_readings_csv
 from app.services.fleet.ingest import IngestResult
 
 
 async def import_file(
-    settings: Settings, path: Path, machine_name: str, timezone: str, progress: Progress
+    settings: Settings, path: Path, machine_name: str, timezone: str | None, delimiter: str | None, progress: Progress
 ) -> IngestResult:
-    parsing = progress.add_task(f"reading {path.name}", total=None)
-    rows = read_readings_csv(path, timezone)
+    """``timezone``: of timestamps without an offset (else refused); ``delimiter``: detected when None."""
+    delimiter = delimiter or detect_delimiter(path)
+    parsing = progress.add_task(f"reading {path.name} ({DELIMITERS.get(delimiter, repr(delimiter))}-separated)")
+    latest = ingest.latest_accepted(settings.future_tolerance_s)  # the API's bound on future readings
+    rows = read_readings_csv(path, timezone, delimiter, latest)
     progress.update(parsing, total=len(rows), completed=len(rows))
     await upgrade_to_head(settings.database_url)
     writing = progress.add_task(f"writing to {machine_name}", total=len(rows))

@@ -38,15 +38,20 @@ def add_token_commands(commands: Any) -> None:
 
     create = actions.add_parser("create", help="create a token and print it (only its hash is stored)")
     create.add_argument("--name", required=True, help="who or what will use it, e.g. 'ci' or 'Ana (operations)'")
-    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=[role.value for role in Role],
+        help="viewer reads, operator also ingests, trains and handles alerts, admin also manages tokens and policies",
+    )
     create.set_defaults(handler=_create)
 
     listing = actions.add_parser("list", help="list tokens, newest first, revoked ones included")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=int, default=100, help="most tokens listed")
     listing.set_defaults(handler=_list)
 
     revoke = actions.add_parser("revoke", help="revoke a token at once")
-    revoke.add_argument("id", type=uuid.UUID)
+    revoke.add_argument("id", type=uuid.UUID, help="the token's id, as `kilowatch token list` shows it")
     revoke.set_defaults(handler=_revoke)
 
 
@@ -72,9 +77,6 @@ def announce_bootstrap_token(settings: Settings, host: str, port: int) -> None:
     issued = _in_transaction(settings, tokens.issue_bootstrap_admin, migrate=False)
     if issued is None:
         return
-    shown_host = "127.0.0.1" if host in UNSPECIFIED_HOSTS else host
-    if ":" in shown_host:
-        shown_host = f"[{shown_host}]"
     console.print(
         f"No API token existed, so the administrator token {issued.row.name!r} was created. "
         "It is shown only now; keep it safe (only its hash is stored):",
@@ -83,7 +85,30 @@ def announce_bootstrap_token(settings: Settings, host: str, port: int) -> None:
     )
     console.print(f"  {issued.secret}", soft_wrap=True, markup=False)
     # In the fragment: browsers never send it, so the token reaches no server, proxy or access log.
-    console.print(f"Dashboard: http://{shown_host}:{port}/#token={issued.secret}", soft_wrap=True, markup=False)
+    console.print(f"Dashboard: {base_url(host, port)}/#token={issued.secret}", soft_wrap=True, markup=False)
+
+
+def base_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches ``serve --host host --port port``."""
+    shown_host = "127.0.0.1" if host in UNSPECIFIED_HOSTS else host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
+    return f"http://{shown_host}:{port}"
+
+
+def announce_access(settings: Settings, host: str, port: int) -> None:
+    """Printed on every start: where to go, and how to get in."""
+    url = base_url(host, port)
+    console.print(f"Dashboard: {url}/   GraphiQL: {url}/graphql", soft_wrap=True, markup=False)
+    if settings.auth == "off":
+        console.print("Access control is off (KILOWATCH_AUTH=off): no token needed.", soft_wrap=True, markup=False)
+        return
+    console.print(
+        "Sign in with an API token. To create one, run with the same KILOWATCH_DATABASE_URL: "
+        'kilowatch token create --name "your name" --role viewer   (roles: viewer, operator, admin)',
+        soft_wrap=True,
+        markup=False,
+    )
 
 
 def _is_loopback(host: str) -> bool:

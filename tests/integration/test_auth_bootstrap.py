@@ -68,16 +68,38 @@ def _machines(base_url: str, token: str | None) -> dict[str, object]:
 def test_the_first_embedded_start_prints_an_admin_token_and_later_starts_print_nothing_secret(tmp_path: Path) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'quickstart.db'}"
 
-    with serving(database_url, tmp_path / "first.log") as (base_url, printed):
+    with serving(database_url, tmp_path / "first.log") as (first_url, printed):
+        base_url = first_url
         match = DASHBOARD_LINE.search(printed)
         assert match, printed
         dashboard_url, token = match.groups()
         assert dashboard_url == f"{base_url}/#token={token}"
         assert _machines(base_url, token) == {"data": {"machines": []}}
         assert _machines(base_url, None)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    with serving(database_url, tmp_path / "second.log") as (base_url, printed_again):
+    with serving(database_url, tmp_path / "second.log") as (second_url, printed_again):
         assert "kw_" not in printed_again and "token=" not in printed_again
-        assert _machines(base_url, token) == {"data": {"machines": []}}
+        assert _machines(second_url, token) == {"data": {"machines": []}}
+    for url, start in ((first_url, printed), (second_url, printed_again)):  # where to go, how to get a token
+        lines = " ".join(start.split())
+        assert f"Dashboard: {url}/ GraphiQL: {url}/graphql" in lines, start
+        assert 'kilowatch token create --name "your name" --role viewer' in lines, start
+
+
+def test_commands_log_migrations_they_run_and_no_alembic_chatter(tmp_path: Path) -> None:
+    environment = _environment(f"sqlite+aiosqlite:///{tmp_path / 'quiet.db'}", KILOWATCH_LOG_LEVEL="INFO")
+
+    def migrate() -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "migrate"], env=environment, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    first, second = migrate(), migrate()
+
+    assert "Running upgrade  -> 0001" in first
+    assert "alembic" not in second, second  # nothing to migrate: nothing from Alembic
+    assert "Context impl" not in first + second and "Will assume" not in first + second
 
 
 def test_auth_off_refuses_anything_but_a_loopback_address(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,10 @@ pytestmark = pytest.mark.usefixtures("app")
 HEADER = "timestamp,energy_kwh,production_units,outdoor_temp_c,is_anomaly\n"
 
 
-def run_import(database_url: str, path: Path, machine: str) -> subprocess.CompletedProcess[str]:
+def run_import(database_url: str, path: Path, machine: str, *options: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "KILOWATCH_DATABASE_URL": database_url, "KILOWATCH_LOG_LEVEL": "WARNING"}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "import", str(path), "--machine", machine],
+        [sys.executable, "-m", "app.cli", "import", str(path), "--machine", machine, *options],
         env=environment,
         capture_output=True,
         text=True,
@@ -81,3 +82,26 @@ async def test_a_bad_line_aborts_the_file_and_writes_nothing(database_url: str, 
     assert result.returncode == 2
     assert "line 12" in result.stderr and "energy_kwh" in result.stderr
     assert await stored(database_url, machine) == []
+
+
+async def test_local_times_need_a_zone_semicolons_are_recognised_and_future_readings_are_refused(
+    database_url: str, tmp_path: Path
+) -> None:
+    machine = f"kiln-{uuid.uuid4().hex[:6]}"
+    local = tmp_path / "local.csv"  # as a spreadsheet in a German locale saves it
+    local.write_text("timestamp;energy_kwh\n2026-07-01 12:00:00;4.5\n2026-07-01 13:00:00;5\n")
+    ahead = tmp_path / "ahead.csv"
+    soon = datetime.now(UTC) + timedelta(hours=2)
+    ahead.write_text(f"timestamp,energy_kwh\n2026-07-01T14:00:00Z,1\n{soon.isoformat()},2\n")
+
+    without_zone = run_import(database_url, local, machine)
+    with_zone = run_import(database_url, local, machine, "--timezone", "Europe/Berlin")
+    future = run_import(database_url, ahead, machine)
+
+    assert without_zone.returncode == 2
+    assert "line 2: timestamp has no UTC offset" in " ".join(without_zone.stderr.split())
+    assert with_zone.returncode == 0, with_zone.stderr
+    assert "semicolon-separated" in with_zone.stderr and "2 inserted" in with_zone.stderr
+    assert future.returncode == 2
+    assert "line 3: timestamp" in future.stderr and "lies in the future" in " ".join(future.stderr.split())
+    assert await stored(database_url, machine) == [(4.5, None), (5.0, None)]  # only the zoned file went in

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import InvalidInput
-from app.services.fleet.csv_readings import read_readings_csv
+from app.services.fleet.csv_readings import detect_delimiter, read_readings_csv
 
 HEADER = "timestamp,energy_kwh,production_units,outdoor_temp_c,is_anomaly\n"
 
@@ -41,8 +41,62 @@ def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
 def test_naive_timestamps_are_read_in_the_given_zone(tmp_path: Path) -> None:
     path = write(tmp_path, "2026-07-01T12:00:00,1,,,\n")
 
-    assert read_readings_csv(path)[0][0] == datetime(2026, 7, 1, 12, tzinfo=UTC)
+    assert read_readings_csv(path, timezone="UTC")[0][0] == datetime(2026, 7, 1, 12, tzinfo=UTC)
     assert read_readings_csv(path, timezone="Europe/Berlin")[0][0] == datetime(2026, 7, 1, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ("2026-07-01T12:00:00,1,,,\n2026-07-01T13:00:00,1,,,\n", 2),  # none has an offset
+        ("2026-07-01T12:00:00Z,1,,,\n2026-07-01T13:00:00,1,,,\n", 3),  # one has none
+        ("2026-03-29T01:00:00+01:00,1,,,\n2026-03-29T03:00:00+02:00,1,,,\n2026-03-29T04:00:00,1,,,\n", 4),
+    ],
+    ids=["all", "one", "across-dst"],
+)
+def test_without_a_zone_timestamps_without_an_offset_are_refused_as_the_api_refuses_them(
+    tmp_path: Path, body: str, line: int
+) -> None:
+    with pytest.raises(InvalidInput, match=f"line {line}: timestamp has no UTC offset.*--timezone"):
+        read_readings_csv(write(tmp_path, body))
+
+
+def test_offsets_that_change_across_dst_are_each_honoured(tmp_path: Path) -> None:
+    body = "2026-03-29T01:00:00+01:00,1,,,\n2026-03-29T03:00:00+02:00,2,,,\n"
+
+    assert [row[0].hour for row in read_readings_csv(write(tmp_path, body))] == [0, 1]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_the_delimiter_is_read_from_the_header_line(tmp_path: Path, delimiter: str) -> None:
+    header = delimiter.join(["timestamp", "energy_kwh", "outdoor_temp_c"]) + "\n"
+    path = write(tmp_path, delimiter.join(["2026-01-01T00:00:00Z", "1.5", "-3"]) + "\n", header=header)
+
+    assert detect_delimiter(path) == delimiter
+    assert list(read_readings_csv(path)) == [(datetime(2026, 1, 1, tzinfo=UTC), 1.5, None, -3.0, None)]
+
+
+def test_a_header_no_separator_splits_names_what_it_tried(tmp_path: Path) -> None:
+    path = write(tmp_path, "2026-01-01T00:00:00Z:1\n", header="timestamp:energy_kwh\n")
+
+    with pytest.raises(InvalidInput, match=r"split at each comma, gives \['timestamp:energy_kwh'\].*--delimiter"):
+        read_readings_csv(path)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_text("timestamp;energy_kwh\n2026-01-01T00:00:00Z;2\n", encoding="utf-8-sig")
+
+    assert list(read_readings_csv(path)) == [(datetime(2026, 1, 1, tzinfo=UTC), 2.0, None, None, None)]
+
+
+def test_readings_beyond_the_latest_accepted_instant_are_refused_with_their_line(tmp_path: Path) -> None:
+    latest = datetime(2026, 1, 1, 1, 5, tzinfo=UTC)
+    body = "".join(f"2026-01-01T{hour:02d}:00:00Z,1,,,\n" for hour in range(3))
+
+    assert len(read_readings_csv(write(tmp_path, body[: body.index("2026-01-01T02")]), latest=latest)) == 2
+    with pytest.raises(InvalidInput, match=r"line 4: timestamp 2026-01-01T02:00:00\+00:00 lies in the future"):
+        read_readings_csv(write(tmp_path, body), latest=latest)
 
 
 @pytest.mark.parametrize(

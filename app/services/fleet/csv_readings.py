@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from app.errors import InvalidInput
-from app.services.fleet.ingest import OUTDOOR_TEMP_RANGE_C, ReadingRow
+from app.services.fleet.ingest import OUTDOOR_TEMP_RANGE_C, ReadingRow, check_not_future
 
 REQUIRED_COLUMNS = ("timestamp", "energy_kwh")
 OPTIONAL_COLUMNS = ("production_units", "outdoor_temp_c", "is_anomaly")
@@ -41,6 +41,13 @@ _FLAGS = {
 }
 #: Header is line 1, so data row i (0-based) is line i + 2.
 _FIRST_DATA_LINE = 2
+#: Column separators recognised in the header line (spreadsheets in many locales write semicolons).
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+NO_OFFSET = (
+    "timestamp has no UTC offset, so the instant it names is unknown: write it with one "
+    "(2026-01-01T00:00:00Z, …+01:00) or give the file's zone with --timezone (e.g. UTC, Europe/Berlin)"
+)
 
 
 @dataclass(frozen=True)
@@ -82,10 +89,20 @@ class ParsedReadings(Sequence[ReadingRow]):
         return self.timestamps.min().to_pydatetime(), self.timestamps.max().to_pydatetime()
 
 
-def read_readings_csv(path: Path, timezone: str = "UTC") -> ParsedReadings:
-    """Rows ready for ``ingest.upsert_readings``; timestamps without an offset are read in ``timezone``."""
-    frame = _read(path)
+def read_readings_csv(
+    path: Path, timezone: str | None = None, delimiter: str | None = None, latest: datetime | None = None
+) -> ParsedReadings:
+    """Rows ready for ``ingest.upsert_readings``, all or nothing.
+
+    Timestamps without an offset are read in ``timezone``; without one they are refused, as the API
+    refuses them (taking them as UTC would shift a local-time file silently). ``delimiter`` defaults to
+    the one found in the header line. Readings later than ``latest`` are refused like the API's ingest.
+    """
+    frame = _read(path, delimiter or detect_delimiter(path))
     timestamps = _parse_timestamps(frame["timestamp"], timezone, path)
+    if latest is not None and (beyond := (timestamps > pd.Timestamp(latest)).to_numpy()).any():
+        line = int(np.argmax(beyond))
+        check_not_future(timestamps.iloc[line].to_pydatetime(), latest, f"{path}: line {line + _FIRST_DATA_LINE}")
     energy = _numbers(frame, "energy_kwh", path, required=True, minimum=0.0)
     production = _numbers(frame, "production_units", path, minimum=0.0)
     temperature = _numbers(frame, "outdoor_temp_c", path, bounds=OUTDOOR_TEMP_RANGE_C)
@@ -94,12 +111,28 @@ def read_readings_csv(path: Path, timezone: str = "UTC") -> ParsedReadings:
     return ParsedReadings(timestamps, energy, production, temperature, anomaly)
 
 
-def _read(path: Path) -> pd.DataFrame:
+def detect_delimiter(path: Path) -> str:
+    """The separator that splits the header line into the required columns; a comma if none does."""
     try:
-        header = [str(column).strip().lower() for column in pd.read_csv(path, nrows=0).columns]
-        _check_columns(header, path)
+        with path.open(encoding="utf-8-sig") as file:
+            header = file.readline()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"{path}: cannot read CSV ({error})", field="file") from error
+    for delimiter in DELIMITERS:
+        if set(REQUIRED_COLUMNS) <= {column.strip().lower() for column in header.split(delimiter)}:
+            return delimiter
+    return ","
+
+
+def _read(path: Path, delimiter: str) -> pd.DataFrame:
+    try:
+        columns = pd.read_csv(path, nrows=0, sep=delimiter, encoding="utf-8-sig").columns
+        header = [str(column).strip().lower() for column in columns]
+        _check_columns(header, path, delimiter)
         return pd.read_csv(
             path,
+            sep=delimiter,
+            encoding="utf-8-sig",
             header=0,
             names=header,
             dtype={"timestamp": str, "is_anomaly": str},
@@ -111,10 +144,16 @@ def _read(path: Path) -> pd.DataFrame:
         raise InvalidInput(f"{path}: cannot read CSV ({error})", field="file") from error
 
 
-def _check_columns(header: list[str], path: Path) -> None:
+def _check_columns(header: list[str], path: Path, delimiter: str) -> None:
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
-        raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}", field="file")
+        separator = DELIMITERS.get(delimiter, repr(delimiter))
+        raise InvalidInput(
+            f"{path}: missing column(s) {', '.join(missing)}: the header line, split at each {separator}, "
+            f"gives {header}. Name the separator with --delimiter if the file uses another one "
+            f"(recognised: {', '.join(map(repr, DELIMITERS))})",
+            field="file",
+        )
     unknown = [column for column in header if column not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
         raise InvalidInput(
@@ -130,11 +169,13 @@ def _fail_at(path: Path, bad: np.ndarray, message: str, field: str) -> None:
         raise InvalidInput(f"{path}: line {line}: {message}", field=field)
 
 
-def _parse_timestamps(text: pd.Series, timezone: str, path: Path) -> pd.Series:
-    if timezone == "UTC":  # naive values are UTC: one vectorised parse
+def _parse_timestamps(text: pd.Series, timezone: str | None, path: Path) -> pd.Series:
+    if timezone is None:
+        parsed = _parse_with_offsets(text, path)
+    elif timezone == "UTC":  # naive values are UTC: one vectorised parse
         parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
     else:
-        has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).to_numpy()
+        has_offset = text.str.contains(_OFFSET, regex=True).to_numpy()
         parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
         parsed[has_offset] = pd.to_datetime(text[has_offset], format="ISO8601", utc=True, errors="coerce")
         naive = pd.to_datetime(text[~has_offset], format="ISO8601", errors="coerce")
@@ -150,6 +191,21 @@ def _parse_timestamps(text: pd.Series, timezone: str, path: Path) -> pd.Series:
         "timestamp",
     )
     return parsed
+
+
+def _parse_with_offsets(text: pd.Series, path: Path) -> pd.Series:
+    """Instants that must carry their offset. One parse when every line has the same offset (the common
+    case); a file whose offsets differ (local time across a DST change) or that leaves some out is
+    searched line by line, which costs a regular expression over every line (~2 s per million)."""
+    try:
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    except ValueError:  # "Mixed timezones": different offsets, or offsets on some lines only
+        _fail_at(path, ~text.str.contains(_OFFSET, regex=True).to_numpy(), NO_OFFSET, "timestamp")
+        return pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    if parsed.dt.tz is None:  # no line has an offset: the first one that parsed is refused
+        _fail_at(path, parsed.notna().to_numpy(), NO_OFFSET, "timestamp")
+        return parsed.dt.tz_localize("UTC")  # every line is NaT: reported as such by the caller
+    return parsed.dt.tz_convert("UTC")
 
 
 def _numbers(
