@@ -8,7 +8,7 @@ shifts, Saturdays, Sundays and holidays, weather-driven heating and cooling, lab
 Timeline, counted back from ``end`` (the last full hour, so the fleet looks current):
 
     history: ingested at once, every   │ replay: one day of readings at a time, monitoring after each
-    model type trained on it (v1)      │   end−14 d  press-line-1 consumes 10 % less (new equipment)
+    model type trained on it (v1)      │   end−19 d  press-line-1 consumes 10 % less (new equipment)
                                        │   end−7 d   the A/B series is retrained (v2), an A/B test of
                                        │             v1 against v2 starts and serves predictions for
                                        │             the last week before its readings arrive
@@ -16,7 +16,10 @@ Timeline, counted back from ``end`` (the last full hour, so the fleet looks curr
                                    end−21 d
 
 Training before the replay keeps the equipment change out of every v1 training window, so monitoring
-has a real change to find. The demo refuses a database that already holds its machines, rather than
+has a real change to find. After the replay the change is recorded as an intervention (its savings are
+measured against the v1 baseline, frozen by the recording), and press-line-1's anomaly detector and
+Prophet forecast re-learn from the change on (``train_from``); ARIMA needs 28 days after it, which
+the timeline does not hold, so it keeps its v1. The demo refuses a database that already holds its machines, rather than
 mixing two timelines.
 """
 
@@ -29,6 +32,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -38,7 +42,7 @@ from rich.progress import Progress, TaskID
 from app.db.engine import create_engine, transaction
 from app.db.migrate import upgrade_to_head
 from app.db.tables import Machine, TrainingJob
-from app.enums import JobStatus, ModelType, TriggerType
+from app.enums import InterventionKind, JobStatus, ModelType, TriggerType
 from app.errors import Conflict, InvalidInput, KilowatchError
 from app.ml.synthetic import DEMO_FLEET, LevelShift, MachineProfile, generate_readings
 from app.runtime.resources import Resources, open_resources
@@ -47,6 +51,7 @@ from app.services.experiments import abtests, predictions
 from app.services.fleet import ingest, machines
 from app.services.models import job_lifecycle, registry
 from app.services.models.runner import inline_runner
+from app.services.savings import interventions
 from app.services.tracking import monitoring
 
 if TYPE_CHECKING:
@@ -58,8 +63,11 @@ DEMO_ACTOR = "kilowatch demo"
 REPLAY_DAYS = 21
 #: The equipment change: this machine, this many days before the end, this change in consumption.
 CHANGED_MACHINE = DEMO_FLEET[0].name
-CHANGE_DAYS_BEFORE_END = 14
+CHANGE_DAYS_BEFORE_END = 19
 CHANGE_FRACTION = -0.10
+CHANGE_DESCRIPTION = "New servo press replaces the hydraulic one"
+#: The series of the changed machine that re-learn from the change with the post-change days the demo holds.
+RELEARNED_TYPES = (ModelType.ANOMALY, ModelType.FORECAST_PROPHET)
 #: The A/B test's last week: predictions are served for it before its readings arrive.
 LIVE_DAYS = 7
 AB_MODEL_TYPE = ModelType.BASELINE
@@ -146,6 +154,8 @@ async def build(
     ab_test = await _start_ab_test(resources, machine_ids[ab_machine], frames[ab_machine], live_start, progress)
     evaluations += await _replay(resources, frames, machine_ids, live_start, end, progress, replaying)
     await abtests.evaluate_running(resources)  # one look now, so the test shows the week it has scored
+    if CHANGED_MACHINE in machine_ids:
+        await _record_change(resources, machine_ids[CHANGED_MACHINE], end, progress)
 
     async with resources.reads() as session:
         unresolved = await alerts.open_alerts_of_series(session, series)
@@ -241,13 +251,23 @@ async def _store_history(
 
 
 async def _train(
-    resources: Resources, series: Sequence[tuple[uuid.UUID, ModelType]], reason: str, progress: Progress
+    resources: Resources,
+    series: Sequence[tuple[uuid.UUID, ModelType]],
+    reason: str,
+    progress: Progress,
+    train_from: datetime | None = None,
 ) -> None:
     """Trigger a job per series and wait for all of them; any that does not complete stops the demo."""
     job_ids = []
     for machine_id, model_type in series:
         outcome = await job_lifecycle.trigger(
-            resources, machine_id, model_type, TriggerType.MANUAL, reason=reason, requested_by=DEMO_ACTOR
+            resources,
+            machine_id,
+            model_type,
+            TriggerType.MANUAL,
+            reason=reason,
+            requested_by=DEMO_ACTOR,
+            train_from=train_from,
         )
         job_ids.append(outcome.job.id)
     finished = await _wait_for(resources, job_ids, progress, f"training: {reason}")
@@ -255,6 +275,16 @@ async def _train(
     if failed:
         details = "; ".join(f"{job.model_type.name}: {job.error_message or job.status.value}" for job in failed)
         raise KilowatchError(f"{len(failed)} demo training job(s) did not complete: {details}")
+
+
+async def _record_change(resources: Resources, machine_id: uuid.UUID, end: pd.Timestamp, progress: Progress) -> None:
+    """Record the equipment change (freezing the v1 baseline for its savings), then re-learn from it."""
+    at = (end - pd.Timedelta(days=CHANGE_DAYS_BEFORE_END)).to_pydatetime()
+    await interventions.record(
+        resources, machine_id, at, InterventionKind.EQUIPMENT_CHANGE, CHANGE_DESCRIPTION, DEMO_ACTOR
+    )
+    series = [(machine_id, model_type) for model_type in RELEARNED_TYPES]
+    await _train(resources, series, "re-learn from the equipment change on", progress, train_from=at)
 
 
 async def _wait_for(

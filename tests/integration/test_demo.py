@@ -33,6 +33,10 @@ FLEET = """{ machines { id name readingsCount lastReadingAt
 DRIFT = """query($m: UUID!, $t: ModelType!) { driftReports(machineId: $m, modelType: $t, limit: 100) {
   windowEnd sampleCount concept { detected } } }"""
 ALERTS = "{ activeAlerts { machineId modelType alertType } }"
+SAVINGS = """query($m: UUID!) { savings(machineId: $m) { savingsFraction savingsKwh uncertaintyKwh significant
+  intervention { kind at } baselineVersion { version } } }"""
+VERSIONS = """query($m: UUID!, $t: ModelType!) { modelSeries(machineId: $m, modelType: $t) {
+  versions { version trainedFrom } } }"""
 AB_TESTS = """{ abTests(status: [RUNNING]) { machineId modelType modelA { version } modelB { version }
   results { samplesA samplesB decided } } }"""
 
@@ -88,7 +92,7 @@ async def test_every_machine_has_its_readings_and_a_monitored_champion_of_every_
             assert len(reports) == demo.REPLAY_DAYS and all(report["sampleCount"] > 0 for report in reports)
     summary = built[1]
     assert summary.evaluations == demo.REPLAY_DAYS * len(machines) * len(ModelType)
-    assert summary.models_trained == len(machines) * len(ModelType) + 1
+    assert summary.models_trained == len(machines) * len(ModelType) + 1 + len(demo.RELEARNED_TYPES)
 
 
 async def test_monitoring_finds_the_equipment_change_where_it_happened(viewer: httpx.AsyncClient) -> None:
@@ -106,6 +110,29 @@ async def test_monitoring_finds_the_equipment_change_where_it_happened(viewer: h
     assert before and not any(report["concept"]["detected"] for report in before)
     assert after and all(report["concept"]["detected"] for report in after)
     assert (machines[UNCHANGED], "BASELINE") not in degraded
+
+
+async def test_the_equipment_change_is_an_intervention_with_its_saving_and_relearned_forecasts(
+    viewer: httpx.AsyncClient,
+) -> None:
+    machines = {machine["name"]: machine["id"] for machine in (await query(viewer, FLEET))["machines"]}
+    change = END - pd.Timedelta(days=demo.CHANGE_DAYS_BEFORE_END)
+
+    savings = (await query(viewer, SAVINGS, {"m": machines[CHANGED]}))["savings"]
+    versions = {
+        model_type.name: (await query(viewer, VERSIONS, {"m": machines[CHANGED], "t": model_type.name}))["modelSeries"][
+            "versions"
+        ]
+        for model_type in demo.RELEARNED_TYPES
+    }
+
+    assert savings["intervention"]["kind"] == "EQUIPMENT_CHANGE"
+    assert datetime.fromisoformat(savings["intervention"]["at"]) == change
+    assert savings["baselineVersion"]["version"] == 1  # the champion trained before the change, frozen
+    assert abs(savings["savingsFraction"] - -demo.CHANGE_FRACTION) <= 0.02
+    assert savings["significant"] and abs(savings["savingsKwh"]) > savings["uncertaintyKwh"]
+    for found in versions.values():
+        assert datetime.fromisoformat(found[0]["trainedFrom"]) == change, found
 
 
 async def test_an_ab_test_of_two_versions_is_running_with_scored_predictions(viewer: httpx.AsyncClient) -> None:
