@@ -1,0 +1,1 @@
+"""Interventions on machines and the energy they saved, measured against frozen baselines."""
