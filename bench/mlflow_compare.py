@@ -27,13 +27,14 @@ import asyncio
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ TREND = (
 )
 READ = "query($m: UUID!) { machine(id: $m) { id name } }"
 ACKNOWLEDGE = "mutation($id: UUID!) { acknowledgeAlert(id: $id) { id } }"
+WARM_UP = 200  # calls on each side before anything is timed
 MLFLOW_HINT = "python3 -m venv /tmp/mlflow-venv && /tmp/mlflow-venv/bin/pip install mlflow psycopg2-binary"
 
 
@@ -78,8 +80,14 @@ class Client:
         self.headers = {"Content-Type": "application/json", **(headers or {})}
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        self.connection.request(method, path, json.dumps(body) if body is not None else None, self.headers)
-        response = self.connection.getresponse()
+        data = json.dumps(body) if body is not None else None
+        try:
+            self.connection.request(method, path, data, self.headers)
+            response = self.connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            self.connection.close()  # the server closed an idle keep-alive connection: open a new one
+            self.connection.request(method, path, data, self.headers)
+            response = self.connection.getresponse()
         payload = response.read()
         if response.status != 200:
             raise RuntimeError(f"{method} {path}: {response.status} {payload[:300]!r}")
@@ -137,38 +145,93 @@ def metrics_input(machine_id: str, index: int) -> dict[str, Any]:
     }
 
 
-def measure_kilowatch(database_url: str, arguments: argparse.Namespace) -> dict[str, Any]:
+def interleaved(
+    count: int, block: int, ours: tuple[str, Callable[[int], object]], theirs: tuple[str, Callable[[int], object]]
+) -> tuple[Timing, Timing]:
+    """Both sides in alternating blocks, so a change in the host's load hits both alike."""
+    mine: list[float] = []
+    other: list[float] = []
+    for start in range(0, count, block):
+        size = min(block, count - start)
+        mine += timed(ours[0], size, lambda index, first=start: ours[1](first + index)).seconds
+        other += timed(theirs[0], size, lambda index, first=start: theirs[1](first + index)).seconds
+    return Timing(ours[0], mine), Timing(theirs[0], other)
+
+
+@contextmanager
+def kilowatch_server(database_url: str) -> Iterator[Client]:
     environment = {**os.environ, "KILOWATCH_DATABASE_URL": database_url, "KILOWATCH_LOG_LEVEL": "WARNING"}
     environment["KILOWATCH_AUTH"] = "on"
     kilowatch(environment, "migrate")
     secret = kilowatch(environment, "token", "create", "--name", "bench", "--role", "operator").splitlines()[-1]
     port = free_port()
-    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
-    with server(command, environment, port):
-        client = Client(port, {"Authorization": f"Bearer {secret}"})
+    with server([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], environment, port):
+        yield Client(port, {"Authorization": f"Bearer {secret}"})
+
+
+def measure(kilowatch_url: str, mlflow_uri: str, arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
+    with kilowatch_server(kilowatch_url) as client, mlflow_server(arguments.mlflow, mlflow_uri, directory) as port:
         machine_id = client.graphql('mutation { registerMachine(name: "bench press") { id } }', {})["registerMachine"][
             "id"
         ]
         record = lambda index: client.graphql(RECORD, {"input": metrics_input(machine_id, index)})  # noqa: E731
-        timed("warm-up", 200, record)
-        writes = timed("Kilowatch recordMetrics", arguments.calls, record)
-        for index in range(arguments.calls + 200, arguments.history):  # the rest of the 10k-evaluation history
+        mlflow = Client(port)
+        experiment = mlflow.call("POST", "/api/2.0/mlflow/experiments/create", {"name": "bench"})["experiment_id"]
+        run = mlflow.call("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": experiment, "start_time": 0})
+        run_id = run["run"]["info"]["run_id"]
+        stamp = int(time.time() * 1000)
+
+        def log(index: int) -> None:  # every point its own step and timestamp: MLflow keeps each
+            body = {"run_id": run_id, "key": "cv_rmse", "value": 0.1 + (index % 5) * 0.01, "timestamp": stamp + index}
+            mlflow.call("POST", "/api/2.0/mlflow/runs/log-metric", {**body, "step": index})
+
+        timed("warm-up", WARM_UP, record)
+        timed("warm-up", WARM_UP, log)
+        writes = interleaved(
+            arguments.calls,
+            100,
+            ("Kilowatch recordMetrics", lambda index: record(WARM_UP + index)),
+            ("MLflow log_metric", lambda index: log(WARM_UP + index)),
+        )
+        for index in range(WARM_UP + arguments.calls, arguments.history):  # the rest of the 10k-point histories
             record(index)
+        for start in range(WARM_UP + arguments.calls, arguments.history, 1000):  # log_batch's largest batches
+            batch = [
+                {"key": "cv_rmse", "value": 0.1, "timestamp": stamp + index, "step": index}
+                for index in range(start, min(start + 1000, arguments.history))
+            ]
+            mlflow.call("POST", "/api/2.0/mlflow/runs/log-batch", {"run_id": run_id, "metrics": batch})
+        path = f"/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=cv_rmse&max_results=25000"
+
+        def history_call(_: int) -> None:
+            metrics = mlflow.call("GET", path)["metrics"]
+            assert len(metrics) == arguments.history, len(metrics)
+
         trend = lambda _: check_trend(client.graphql(TREND, {"m": machine_id, "days": 30}), arguments)  # noqa: E731
         timed("warm-up", 3, trend)
-        history = timed("Kilowatch performanceTrend", arguments.reads, trend)
-        read = timed("read machine(id)", arguments.calls, lambda _: client.graphql(READ, {"m": machine_id}))
+        timed("warm-up", 3, history_call)
+        history = interleaved(
+            arguments.reads, 1, ("Kilowatch performanceTrend", trend), ("MLflow get_metric_history", history_call)
+        )
+        read = lambda _: client.graphql(READ, {"m": machine_id})  # noqa: E731
         missing = str(uuid.uuid4())
         unknown = lambda _: client.graphql(ACKNOWLEDGE, {"id": missing}, "NOT_FOUND")  # noqa: E731
-        acknowledge = timed("acknowledgeAlert, unknown id", arguments.calls, unknown)
+        costs = interleaved(arguments.calls, 100, ("read machine(id)", read), ("acknowledgeAlert, unknown id", unknown))
         per_call = {
-            "read machine(id)": transactions_per_call(
-                database_url, 200, lambda _: client.graphql(READ, {"m": machine_id})
-            ),
-            "recordMetrics": transactions_per_call(database_url, 200, record),
-            "acknowledgeAlert, unknown id": transactions_per_call(database_url, 200, unknown),
+            "read machine(id)": transactions_per_call(kilowatch_url, 200, read),
+            "recordMetrics": transactions_per_call(kilowatch_url, 200, lambda index: record(arguments.history + index)),
+            "acknowledgeAlert, unknown id": transactions_per_call(kilowatch_url, 200, unknown),
         }
-    return {"writes": writes, "history": history, "read": read, "acknowledge": acknowledge, "per_call": per_call}
+        version = subprocess.run(
+            [arguments.mlflow, "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    return {
+        "writes": writes,
+        "history": history,
+        "costs": (costs[0], writes[0], costs[1]),
+        "per_call": per_call,
+        "version": version,
+    }
 
 
 def check_trend(data: dict[str, Any], arguments: argparse.Namespace) -> None:
@@ -193,66 +256,46 @@ def mlflow_server(executable: str, backend_uri: str, directory: Path) -> Iterato
         str(port),
     ]
     log = (directory / "mlflow.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    # Its own session: the server forks uvicorn workers and a job runner, all ended with it below.
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        for _ in range(600):
+        deadline = time.monotonic() + 600  # its workers import a lot; on a busy host that takes minutes
+        while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"mlflow server exited: {(directory / 'mlflow.log').read_text()[-2000:]}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                connection.request("GET", "/health")
+            try:  # ready once the store answers (each worker sets its backend store up on start)
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("GET", "/api/2.0/mlflow/experiments/search?max_results=1")
                 if connection.getresponse().status == 200:
                     break
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
             time.sleep(0.2)
         else:
             raise RuntimeError("mlflow server did not become ready")
         yield port
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        end_group(process)
 
 
-def measure_mlflow(executable: str, backend_uri: str, arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
-    with mlflow_server(executable, backend_uri, directory) as port:
-        client = Client(port)
-        experiment = client.call("POST", "/api/2.0/mlflow/experiments/create", {"name": "bench"})["experiment_id"]
-        run = client.call("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": experiment, "start_time": 0})
-        run_id = run["run"]["info"]["run_id"]
-        stamp = int(time.time() * 1000)
-
-        def log(index: int) -> None:
-            body = {"run_id": run_id, "key": "cv_rmse", "value": 0.1 + (index % 5) * 0.01, "timestamp": stamp + index}
-            client.call("POST", "/api/2.0/mlflow/runs/log-metric", {**body, "step": index})
-
-        timed("warm-up", 200, log)
-        writes = timed("MLflow log_metric", arguments.calls, lambda index: log(200 + index))  # points differ
-        for start in range(arguments.calls + 200, arguments.history, 1000):  # the rest, in log_batch's largest batches
-            batch = [
-                {"key": "cv_rmse", "value": 0.1, "timestamp": stamp + index, "step": index}
-                for index in range(start, min(start + 1000, arguments.history))
-            ]
-            client.call("POST", "/api/2.0/mlflow/runs/log-batch", {"run_id": run_id, "metrics": batch})
-        path = f"/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=cv_rmse&max_results=25000"
-
-        def history_call(_: int) -> None:
-            metrics = client.call("GET", path)["metrics"]
-            assert len(metrics) == arguments.history, len(metrics)
-
-        timed("warm-up", 3, history_call)
-        history = timed("MLflow get_metric_history", arguments.reads, history_call)
-        version = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    return {"writes": writes, "history": history, "version": version}
+def end_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's process group, SIGKILL to whatever is left of it after 30 s."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # workers that outlived their parent
 
 
-async def scratch_databases(arguments: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+async def scratch_databases(arguments: argparse.Namespace) -> dict[str, Any]:
     async with scratch_postgres_database() as kilowatch_url, scratch_postgres_database() as mlflow_url:
         with tempfile.TemporaryDirectory() as name:
             backend = mlflow_url.replace("postgresql+asyncpg://", "postgresql+psycopg2://", 1)
-            mlflow = await asyncio.to_thread(measure_mlflow, arguments.mlflow, backend, arguments, Path(name))
-        ours = await asyncio.to_thread(measure_kilowatch, kilowatch_url, arguments)
-    return ours, mlflow
+            return await asyncio.to_thread(measure, kilowatch_url, backend, arguments, Path(name))
 
 
 def line(timing: Timing) -> str:
@@ -262,24 +305,24 @@ def line(timing: Timing) -> str:
     )
 
 
-def report(ours: dict[str, Any], mlflow: dict[str, Any], arguments: argparse.Namespace) -> None:
-    print(f"{mlflow['version']}; PostgreSQL at {ADMIN_DSN.rsplit('@', 1)[-1]}; one sequential keep-alive client")
+def report(results: dict[str, Any], arguments: argparse.Namespace) -> None:
+    ours, theirs = results["writes"]
+    print(f"{results['version']}; PostgreSQL at {ADMIN_DSN.rsplit('@', 1)[-1]}; one sequential keep-alive client")
     print(f"{'':<34}{'calls':>12}{'p50':>12}{'p99':>12}")
-    print(f"-- write, {arguments.calls} calls each")
-    print(line(ours["writes"]))
-    print(line(mlflow["writes"]))
-    print(f"   ratio (calls/s): {ours['writes'].rate / mlflow['writes'].rate:.1f}×")
-    print(
-        f"-- history of {arguments.history:,} points ({arguments.reads} calls each;"
-        f" ours bucketed to {arguments.points})"
-    )
-    print(line(ours["history"]))
-    print(line(mlflow["history"]))
-    print(f"   ratio (p50): {mlflow['history'].quantile(0.5) / ours['history'].quantile(0.5):.1f}×")
+    print(f"-- write, {arguments.calls} calls each, alternating blocks of 100")
+    print(line(ours))
+    print(line(theirs))
+    print(f"   ratio (calls/s): {ours.rate / theirs.rate:.2f}×")
+    ours, theirs = results["history"]
+    print(f"-- history of {arguments.history:,} points, {arguments.reads} calls each, alternating;")
+    print(f"   ours bucketed to {arguments.points} points on the server, MLflow's every point")
+    print(line(ours))
+    print(line(theirs))
+    print(f"   ratio (p50): {theirs.quantile(0.5) / ours.quantile(0.5):.2f}×")
     print("-- cost of a call (Kilowatch)")
-    for timing in (ours["read"], ours["writes"], ours["acknowledge"]):
+    for timing in results["costs"]:
         print(line(timing))
-    for label, value in ours["per_call"].items():
+    for label, value in results["per_call"].items():
         print(f"   {label}: {value:.2f} transactions per call (pg_stat_database)")
 
 
@@ -293,8 +336,7 @@ def main() -> None:
     arguments = parser.parse_args()
     if not Path(arguments.mlflow).exists():
         sys.exit(f"MLflow not found at {arguments.mlflow}: {MLFLOW_HINT}")
-    ours, mlflow = asyncio.run(scratch_databases(arguments))
-    report(ours, mlflow, arguments)
+    report(asyncio.run(scratch_databases(arguments)), arguments)
 
 
 if __name__ == "__main__":
