@@ -145,7 +145,7 @@ async def test_a_failed_audit_write_rolls_the_mutation_back_and_is_logged(
     client: httpx.AsyncClient, resources: Resources, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def broken(*_: Any) -> None:
-        raise OSError("audit storage unavailable")
+        raise RuntimeError("audit storage broken")
 
     machine_id = data_of(await graphql(client, REGISTER))["registerMachine"]["id"]
     monkeypatch.setattr(audit, "record", broken)
