@@ -9,6 +9,7 @@ Timeline, counted back from ``end`` (the last full hour, so the fleet looks curr
 
     history: ingested at once, every   │ replay: one day of readings at a time, monitoring after each
     model type trained on it (v1)      │   end−19 d  press-line-1 consumes 10 % less (new equipment)
+                                       │   end−10 d  cold-store's meter freezes for two days (a data fault)
                                        │   end−7 d   the A/B series is retrained (v2), an A/B test of
                                        │             v1 against v2 starts and serves predictions for
                                        │             the last week before its readings arrive
@@ -16,11 +17,13 @@ Timeline, counted back from ``end`` (the last full hour, so the fleet looks curr
                                    end−21 d
 
 Training before the replay keeps the equipment change out of every v1 training window, so monitoring
-has a real change to find. After the replay the change is recorded as an intervention (its savings are
-measured against the v1 baseline, frozen by the recording), and press-line-1's anomaly detector and
-Prophet forecast re-learn from the change on (``train_from``); ARIMA needs 28 days after it, which
-the timeline does not hold, so it keeps its v1. The demo refuses a database that already holds its machines, rather than
-mixing two timelines.
+has a real change to find, and the frozen meter is a data fault for the data-quality checks to find.
+After the replay the change is recorded as an intervention (its savings are measured against the v1
+baseline, frozen by the recording), and press-line-1's anomaly detector and Prophet forecast re-learn
+from the change on (``train_from``); ARIMA needs 28 days after it, which the timeline does not hold, so
+it keeps its v1. The season is no event: the replayed weeks are colder than the training year's
+average, but the model was trained on the same weeks a year earlier, so weather alone raises no alert.
+The demo refuses a database that already holds its machines, rather than mixing two timelines.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from app.db.migrate import upgrade_to_head
 from app.db.tables import Machine, TrainingJob
 from app.enums import InterventionKind, JobStatus, ModelType, TriggerType
 from app.errors import Conflict, InvalidInput, KilowatchError
-from app.ml.synthetic import DEMO_FLEET, LevelShift, MachineProfile, generate_readings
+from app.ml.synthetic import DEMO_FLEET, LevelShift, MachineProfile, StuckMeter, generate_readings
 from app.runtime.resources import Resources, open_resources
 from app.services.alerting import alerts
 from app.services.experiments import abtests, predictions
@@ -68,6 +71,10 @@ CHANGE_FRACTION = -0.10
 CHANGE_DESCRIPTION = "New servo press replaces the hydraulic one"
 #: The series of the changed machine that re-learn from the change with the post-change days the demo holds.
 RELEARNED_TYPES = (ModelType.ANOMALY, ModelType.FORECAST_PROPHET)
+#: The data fault: this machine's meter repeats one reading for this long, this many days before the end.
+STUCK_MACHINE = DEMO_FLEET[4].name
+STUCK_DAYS_BEFORE_END = 10
+STUCK_HOURS = 48
 #: The A/B test's last week: predictions are served for it before its readings arrive.
 LIVE_DAYS = 7
 AB_MODEL_TYPE = ModelType.BASELINE
@@ -202,7 +209,10 @@ def _readings(number: int, profile: MachineProfile, end: pd.Timestamp, days: int
     with_events = generate_readings(profile, start, days, seed=number, anomaly_events=days // DAYS_PER_ANOMALY)
     without_events = generate_readings(profile, start, days, seed=number)
     replay_start = end - pd.Timedelta(days=REPLAY_DAYS)
-    return pd.concat([with_events.loc[:replay_start], without_events.loc[without_events.index > replay_start]])
+    frame = pd.concat([with_events.loc[:replay_start], without_events.loc[without_events.index > replay_start]])
+    if profile.name == STUCK_MACHINE:
+        frame = StuckMeter(end - pd.Timedelta(days=STUCK_DAYS_BEFORE_END), STUCK_HOURS).apply(frame)
+    return frame
 
 
 def reading_rows(frame: pd.DataFrame) -> list[ingest.ReadingRow]:

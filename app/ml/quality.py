@@ -97,6 +97,26 @@ class QualityIssue:
         }
 
 
+def faulty_readings(frame: pd.DataFrame, issues: list[QualityIssue]) -> np.ndarray:
+    """Rows whose energy reading a finding says is not consumption: a stuck run after its first
+    (genuine) reading, and the reading a jump lands on (not the one the way back from a spike lands
+    on). A gap has no rows. ``issues`` as ``find_issues`` returns them, oldest first."""
+    faulty = np.zeros(len(frame), dtype=bool)
+    landed: QualityIssue | None = None
+    for issue in issues:
+        if issue.column != "energy_kwh" or issue.kind is IssueKind.GAP:
+            continue
+        if issue.kind is IssueKind.JUMP:
+            returning = landed is not None and landed.end == issue.start and landed.value * issue.value < 0
+            landed = None if returning else issue
+            if returning:  # the way back from a spike lands on a genuine reading
+                continue
+            faulty |= frame.index == issue.end
+        else:
+            faulty |= (frame.index > issue.start) & (frame.index <= issue.end)
+    return faulty
+
+
 def usual_interval(index: pd.DatetimeIndex) -> pd.Timedelta:
     """The median spacing: the meter's cadence, which a few outages do not move."""
     return pd.Timedelta(np.median(np.diff(index.as_unit("ns").asi8)), unit="ns")
@@ -116,7 +136,9 @@ def find_issues(frame: pd.DataFrame, thresholds: QualityThresholds | None = None
     for column in STUCK_COLUMNS:
         if column in frame.columns:
             issues += _stuck(frame[column], thresholds)
-    issues += _jumps(frame["energy_kwh"], usual_interval(frame.index), thresholds)
+    labelled = frame["is_anomaly"] if "is_anomaly" in frame.columns else pd.Series(pd.NA, index=frame.index)
+    confirmed = labelled.astype("boolean").fillna(False).to_numpy(dtype=bool)
+    issues += _jumps(frame["energy_kwh"], confirmed, usual_interval(frame.index), thresholds)
     return sorted(issues, key=lambda issue: (issue.start, issue.kind.value))
 
 
@@ -141,11 +163,10 @@ def _stuck(series: pd.Series, thresholds: QualityThresholds) -> list[QualityIssu
     starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
     ends = np.r_[starts[1:], values.size] - 1
     limit = pd.Timedelta(hours=thresholds.stuck_hours)
+    long_enough = (ends > starts) & ((index[ends] - index[starts]) > limit)
     issues = []
-    for first, last in zip(starts, ends, strict=True):
+    for first, last in zip(starts[long_enough], ends[long_enough], strict=True):
         duration = index[last] - index[first]
-        if last == first or duration <= limit:
-            continue
         elsewhere = np.count_nonzero(values == values[first]) - (last - first + 1)
         if elsewhere >= USUAL_VALUE_SHARE * (values.size - (last - first + 1)):
             continue  # a value the machine sits at (idle, switched off), not a frozen sensor
@@ -163,12 +184,18 @@ def _stuck(series: pd.Series, thresholds: QualityThresholds) -> list[QualityIssu
     return issues
 
 
-def _jumps(series: pd.Series, step: pd.Timedelta, thresholds: QualityThresholds) -> list[QualityIssue]:
-    """Steps between readings one usual interval apart (a step across a gap is the gap's business)."""
+def _jumps(
+    series: pd.Series, confirmed: np.ndarray, step: pd.Timedelta, thresholds: QualityThresholds
+) -> list[QualityIssue]:
+    """Steps between readings one usual interval apart (a step across a gap is the gap's business).
+
+    Steps into or out of an operator-confirmed anomaly (``is_anomaly``) are real consumption, not a
+    data fault, and neither count nor set the usual step.
+    """
     values = series.to_numpy(dtype=float, na_value=np.nan)
     spacing = np.diff(series.index.as_unit("ns").asi8)
     steps = np.diff(values)
-    adjacent = (spacing <= 1.5 * step.value) & np.isfinite(steps)
+    adjacent = (spacing <= 1.5 * step.value) & np.isfinite(steps) & ~confirmed[1:] & ~confirmed[:-1]
     if adjacent.sum() < MIN_READINGS:
         return []
     usual = float(np.quantile(np.abs(steps[adjacent]), 0.99))

@@ -71,6 +71,24 @@ class TemperatureShift:
     offset_c: float
 
 
+@dataclass(frozen=True)
+class StuckMeter:
+    """From ``at`` on, for ``hours``, the meter repeats the reading it gave at ``at`` (a frozen register).
+
+    A data fault, not consumption: the machine keeps drawing what it did, the readings stop showing it.
+    """
+
+    at: pd.Timestamp
+    hours: int
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A copy of ``frame`` with the energy readings after ``at`` frozen at its value for ``hours``."""
+        frozen = frame.copy()
+        span = (frozen.index > self.at) & (frozen.index <= self.at + pd.Timedelta(hours=self.hours))
+        frozen.loc[span, "energy_kwh"] = frozen["energy_kwh"].asof(self.at)
+        return frozen
+
+
 #: Six machines that together exercise every driver combination the models must handle.
 DEMO_FLEET: tuple[MachineProfile, ...] = (
     MachineProfile(

@@ -19,6 +19,17 @@ class FeatureDrift:
     p_value: float | None
     threshold: float
     drifted: bool
+    severity: str = strawberry.field(description="none, info, warning or critical (info: changed, does not matter).")
+    role: str | None = strawberry.field(description="target, weather or driver: how far its drift can escalate.")
+    reference: str | None = strawberry.field(
+        description="same_weeks (the window's weeks of the year in training) or training (all of it)."
+    )
+    impact: float | None = strawberry.field(
+        description="Mean prediction shift the change implies, in residual standard deviations of the model."
+    )
+    support_low: float | None = strawberry.field(description="Lower end of the training support.")
+    support_high: float | None = strawberry.field(description="Upper end of the training support.")
+    explanation: str | None = strawberry.field(description="The verdict in plain words.")
 
 
 @strawberry.type
@@ -75,6 +86,13 @@ def _feature(item: dict[str, Any]) -> FeatureDrift:
         p_value=item.get("p_value"),
         threshold=item["threshold"],
         drifted=item["drifted"],
+        severity=item.get("severity", "critical" if item["drifted"] else "none"),
+        role=item.get("role"),
+        reference=item.get("reference"),
+        impact=item.get("impact"),
+        support_low=item.get("support_low"),
+        support_high=item.get("support_high"),
+        explanation=item.get("explanation"),
     )
 
 

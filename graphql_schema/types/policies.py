@@ -4,7 +4,7 @@ import uuid
 
 import strawberry
 
-from app.services.tracking.policies import Policy
+from app.services.tracking.policies import CV_RMSE_RELATIVE_INCREASE, Policy
 from graphql_schema.enums import ModelType
 
 
@@ -41,6 +41,9 @@ class MonitoringPolicy:
         description="Data drift: implied prediction shift, in the model's residual SDs, for a CRITICAL."
     )
     is_default: bool = strawberry.field(description="True when no policy was stored and the defaults apply.")
+    cv_rmse_relative_increase: float = strawberry.field(
+        description="A window's CV(RMSE) is also bad above (1 + this) × the champion's validation CV(RMSE)."
+    )
 
     @classmethod
     def from_policy(cls, policy: Policy) -> MonitoringPolicy:
@@ -67,4 +70,5 @@ class MonitoringPolicy:
             drift_impact_warning=settings.drift_impact_warning,
             drift_impact_critical=settings.drift_impact_critical,
             is_default=not policy.stored,
+            cv_rmse_relative_increase=CV_RMSE_RELATIVE_INCREASE,
         )

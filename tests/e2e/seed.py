@@ -59,9 +59,9 @@ async def graphql_data(client: httpx.AsyncClient, query: str, variables: dict[st
 
 
 async def seed_fleet(client: httpx.AsyncClient, database_url: str) -> SeededFleet:
-    healthy = await _machine_with_readings(client, HEALTHY_MACHINE, READING_DAYS, seed=1)
-    drifting = await _machine_with_readings(client, DRIFTING_MACHINE, READING_DAYS, seed=2)
-    training = await _machine_with_readings(client, TRAINING_MACHINE, TRAINING_DAYS, seed=3)
+    healthy = await machine_with_readings(client, HEALTHY_MACHINE, READING_DAYS, seed=1)
+    drifting = await machine_with_readings(client, DRIFTING_MACHINE, READING_DAYS, seed=2)
+    training = await machine_with_readings(client, TRAINING_MACHINE, TRAINING_DAYS, seed=3)
     await _record_evaluations(client, healthy, HEALTHY_CV_RMSE, nmbe=0.01, r_squared=0.93)
     await _record_evaluations(client, drifting, DRIFTING_CV_RMSE, nmbe=0.08, r_squared=0.62)
     policy = {"machineId": drifting, "modelType": "BASELINE", **DRIFTING_POLICY}
@@ -92,8 +92,11 @@ async def raise_test_alert(
         await engine.dispose()
 
 
-async def _machine_with_readings(client: httpx.AsyncClient, profile: MachineProfile, days: int, seed: int) -> str:
-    machine_id = (await graphql_data(client, REGISTER, {"name": profile.name}))["registerMachine"]["id"]
+async def machine_with_readings(
+    client: httpx.AsyncClient, profile: MachineProfile, days: int, seed: int, name: str | None = None
+) -> str:
+    """A machine registered as ``name`` (default: the profile's) with ``days`` of readings up to now."""
+    machine_id = (await graphql_data(client, REGISTER, {"name": name or profile.name}))["registerMachine"]["id"]
     start = pd.Timestamp(datetime.now(UTC) - timedelta(days=days)).floor("h").tz_localize(None)
     frame = generate_readings(profile, start, days=days, seed=seed)
     readings = [

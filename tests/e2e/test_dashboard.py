@@ -55,10 +55,10 @@ async def test_model_page_draws_trend_with_policy_thresholds(page: Page, server:
 
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"{DRIFTING_MACHINE.name} · Baseline")
     chart = page.locator("figure.chart").filter(has_text="CV(RMSE)")
-    await expect(chart.locator("circle.point")).to_have_count(len(DRIFTING_CV_RMSE))
+    await expect(chart.locator("svg.trend-chart .point")).to_have_count(len(DRIFTING_CV_RMSE))
     await expect(chart.locator("line.threshold-critical")).to_have_count(1)
     await expect(chart.locator("text.threshold-label")).to_have_text("max 35.0 %")
-    await expect(chart.locator("circle.point-critical")).to_have_count(1)  # only 42 % is above the 35 % limit
+    await expect(chart.locator("svg.trend-chart .point-critical")).to_have_count(1)  # only 42 % is above 35 %
     nmbe = page.locator("figure.chart").filter(has_text="NMBE")
     await expect(nmbe.locator("line.threshold-critical")).to_have_count(2)  # the ±5 % band
     await expect(page.locator(".policy")).to_contain_text("35 %")

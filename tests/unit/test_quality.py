@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.ml.quality import IssueKind, QualityThresholds, find_issues
+from app.ml.quality import IssueKind, QualityThresholds, faulty_readings, find_issues
 from app.ml.synthetic import DEMO_FLEET, generate_readings
 
 PRESS, COMPRESSOR = DEMO_FLEET[0], DEMO_FLEET[2]
@@ -56,6 +56,16 @@ def test_a_meter_repeating_its_last_value_for_two_days_is_stuck() -> None:
     assert issues[0].value == 48.0
 
 
+def test_the_readings_of_a_stuck_run_after_its_first_and_a_jumps_landing_are_faulty() -> None:
+    frame = _frame()
+    frame.iloc[200:248, frame.columns.get_loc("energy_kwh")] = frame["energy_kwh"].iloc[199]
+    frame.iloc[150, frame.columns.get_loc("energy_kwh")] *= 10
+
+    faulty = faulty_readings(frame, find_issues(frame))
+
+    assert np.flatnonzero(faulty).tolist() == [150, *range(200, 248)]
+
+
 def test_a_stuck_temperature_sensor_is_found_too() -> None:
     frame = _frame()
     frame.iloc[50:70, frame.columns.get_loc("outdoor_temp_c")] = 4.2
@@ -79,6 +89,14 @@ def test_a_reading_far_beyond_the_machines_usual_steps_is_a_jump() -> None:
 
     assert {issue.kind for issue in issues} == {IssueKind.JUMP}
     assert issues[0].end == frame.index[150] and issues[0].value > issues[0].limit
+
+
+def test_an_operator_confirmed_anomaly_is_consumption_not_a_jump() -> None:
+    frame = _frame()
+    frame.iloc[150, frame.columns.get_loc("energy_kwh")] *= 10
+    frame.iloc[150, frame.columns.get_loc("is_anomaly")] = True  # confirmed: the press really drew that
+
+    assert find_issues(frame) == []
 
 
 def test_ordinary_shift_starts_and_an_equipment_change_are_not_jumps() -> None:

@@ -1,6 +1,8 @@
 /**
- * A trend chart as inline SVG: one metric over time, its policy thresholds as dashed lines, every
- * point marked by its level, and the machine's interventions as vertical markers. The numbers are
+ * A trend chart as inline SVG: one metric over data time (each point at the end of the data window it
+ * describes), its policy thresholds as dashed lines, every point marked by its level and shaped by
+ * its source — monitoring (circle, joined by the line), training validation (square), external
+ * (diamond) — with a legend, and the machine's interventions as vertical markers. The numbers are
  * also offered as a table for screen readers and for anyone who wants the exact values.
  *
  * `bandChart` draws one running total with its uncertainty band (the cumulative savings).
@@ -13,12 +15,17 @@ const WIDTH = 520;
 const HEIGHT = 220;
 const MARGIN = { top: 14, right: 84, bottom: 30, left: 62 };
 const TICK_COUNT = 4;
+const SOURCES = {
+  MONITORING: { label: "monitoring", shape: "circle" },
+  TRAINING_VALIDATION: { label: "training validation", shape: "square" },
+  EXTERNAL: { label: "external", shape: "diamond" },
+};
 
 /**
- * points: [{ at: ISO string, value: number, level }], thresholds: [{ value, level, label }],
- * format: value → text, upperBound: the largest value the metric can take (optional),
- * markers: [{ at, kind, description }] interventions in the chosen period; the time axis spans them too,
- * so a change is visible next to the evaluations that came before or after it.
+ * points: [{ at: ISO string (data time), value: number, level, source, version }],
+ * thresholds: [{ value, level, label }], format: value → text, upperBound: the largest value the metric
+ * can take (optional), markers: [{ at, kind, description }] interventions in the chosen period; the time
+ * axis spans them too, so a change is visible next to the evaluations that came before or after it.
  */
 export function trendChart({ title, points, thresholds, format, upperBound = Infinity, markers = [] }) {
   const values = [...points.map((point) => point.value), ...thresholds.map((line) => line.value)];
@@ -34,7 +41,8 @@ export function trendChart({ title, points, thresholds, format, upperBound = Inf
   const latest = points.at(-1);
   const span = `from ${dateTimeText(points[0].at)} to ${dateTimeText(latest.at)}`;
   const marked = markers.length ? ` ${markers.length} intervention(s) marked.` : "";
-  const description = `${points.length} evaluations ${span}; latest ${format(latest.value)}.${marked}`;
+  const description = `${points.length} evaluations with data windows ending ${span}; latest ${format(latest.value)}.${marked}`;
+  const monitored = points.map((point, index) => [point, times[index]]).filter(([point]) => isMonitoring(point));
 
   const chart = svg(
     "svg",
@@ -67,14 +75,10 @@ export function trendChart({ title, points, thresholds, format, upperBound = Inf
     ]),
     svg("polyline", {
       class: "series",
-      points: points.map((point, index) => `${x(times[index])},${y(point.value)}`).join(" "),
+      points: monitored.map(([point, time]) => `${x(time)},${y(point.value)}`).join(" "),
     }),
     points.map((point, index) =>
-      svg(
-        "circle",
-        { class: `point point-${point.level}`, cx: x(times[index]), cy: y(point.value), r: 5 },
-        svg("title", {}, `${dateTimeText(point.at)}: ${format(point.value)}`),
-      ),
+      marker(point, x(times[index]), y(point.value), svg("title", {}, `${pointText(point)}: ${format(point.value)}`)),
     ),
   );
 
@@ -89,6 +93,7 @@ export function trendChart({ title, points, thresholds, format, upperBound = Inf
       h("span", { class: "chart-latest" }, `latest ${format(latest.value)}`),
     ),
     chart,
+    legend(points),
     h(
       "details",
       { class: "chart-data" },
@@ -96,12 +101,28 @@ export function trendChart({ title, points, thresholds, format, upperBound = Inf
       h(
         "table",
         {},
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Evaluated"), h("th", { scope: "col" }, title))),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            h("th", { scope: "col" }, "Data window end"),
+            h("th", { scope: "col" }, "Source"),
+            h("th", { scope: "col" }, title),
+          ),
+        ),
         h(
           "tbody",
           {},
           points.map((point) =>
-            h("tr", {}, h("td", {}, dateTimeText(point.at)), h("td", { class: "number" }, format(point.value))),
+            h(
+              "tr",
+              {},
+              h("td", {}, dateTimeText(point.at)),
+              h("td", {}, sourceText(point)),
+              h("td", { class: "number" }, format(point.value)),
+            ),
           ),
         ),
       ),
@@ -257,4 +278,54 @@ function xLabels(start, end) {
 function axisTime(time, start, end) {
   const iso = new Date(time).toISOString();
   return end - start < 86_400_000 ? timeText(iso) : dateText(iso);
+}
+
+function isMonitoring(point) {
+  return (point.source ?? "MONITORING") === "MONITORING";
+}
+
+function sourceText(point) {
+  const source = SOURCES[point.source]?.label ?? "monitoring";
+  return point.version ? `${source}, version ${point.version}` : source;
+}
+
+function pointText(point) {
+  return `window ending ${dateTimeText(point.at)} (${sourceText(point)})`;
+}
+
+/** A point's marker: its shape says where the number comes from, its class the level. */
+function marker(point, cx, cy, title) {
+  const shape = SOURCES[point.source]?.shape ?? "circle";
+  const common = {
+    class: `point point-${point.level} point-${shape}`,
+    "data-at": point.at,
+    "data-source": point.source ?? "MONITORING",
+  };
+  if (shape === "square") return svg("rect", { ...common, x: cx - 4.5, y: cy - 4.5, width: 9, height: 9 }, title);
+  if (shape === "diamond") {
+    const corners = [`${cx},${cy - 6}`, `${cx + 6},${cy}`, `${cx},${cy + 6}`, `${cx - 6},${cy}`];
+    return svg("polygon", { ...common, points: corners.join(" ") }, title);
+  }
+  return svg("circle", { ...common, cx, cy, r: 5 }, title);
+}
+
+/** Which marker is which source, for the sources this chart shows. */
+function legend(points) {
+  const shown = Object.keys(SOURCES).filter((source) => points.some((point) => (point.source ?? "MONITORING") === source));
+  return h(
+    "ul",
+    { class: "chart-legend" },
+    shown.map((source) =>
+      h(
+        "li",
+        { "data-source": source },
+        svg(
+          "svg",
+          { viewBox: "0 0 14 14", width: 14, height: 14, "aria-hidden": "true" },
+          marker({ source, level: "none", at: "" }, 7, 7, null),
+        ),
+        ` ${SOURCES[source].label}`,
+      ),
+    ),
+  );
 }

@@ -49,7 +49,15 @@ export const METRICS = [
         ? { level: "critical", note: `above the ${limit} limit` }
         : { level: "ok", note: `within the ${limit} limit` };
     },
-    lines: (policy) => [{ value: policy.maxCvRmse, level: "critical", label: "max" }],
+    lines: (policy, champion) => {
+      const lines = [{ value: policy.maxCvRmse, level: "critical", label: "max" }];
+      const validation = champion?.validationMetrics?.cvRmse;
+      if (isNumber(validation) && isNumber(policy.cvRmseRelativeIncrease)) {
+        const value = validation * (1 + policy.cvRmseRelativeIncrease);
+        lines.push({ value, level: "warning", label: `${decimal(1 + policy.cvRmseRelativeIncrease, 2)}× v${champion.version}` });
+      }
+      return lines;
+    },
   },
   {
     key: "nmbe",

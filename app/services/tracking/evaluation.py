@@ -34,6 +34,7 @@ from app.ml.drift import (
 )
 from app.ml.metrics import Metrics
 from app.ml.model_types.base import FittedModel
+from app.ml.quality import QualityThresholds, faulty_readings, find_issues
 from app.ml.validation import evaluate_model
 from app.services.tracking.policies import PolicySettings
 
@@ -78,7 +79,14 @@ def evaluate(
     earlier_windows: list[ErrorMetrics],
     policy: PolicySettings,
 ) -> Evaluation:
-    """``reporting``: readings after the training window; ``drift_frame``: the drift window's readings."""
+    """``reporting``: readings after the training window; ``drift_frame``: the drift window's readings.
+
+    Readings the data-quality checks call faulty (a stuck meter, an implausible jump) are left out of
+    the accuracy checks: they are a DATA_QUALITY alert's business, and kept in they would read as a
+    degraded model for as long as they stay in the residual history.
+    """
+    quality = QualityThresholds(policy.gap_intervals, policy.stuck_hours, policy.jump_factor)
+    reporting = reporting.loc[~faulty_readings(reporting, find_issues(reporting, quality))]
     window = (
         reporting.loc[reporting.index > reporting.index.max() - timedelta(hours=policy.evaluation_window_hours)]
         if len(reporting)

@@ -17,13 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import MonitoringPolicy
 from app.enums import ModelType
 from app.errors import InvalidInput
-from app.ml.drift import DataDriftThresholds
+from app.ml.drift import DataDriftThresholds, MetricThresholds
 from app.services.checks import require_range
 from app.services.fleet import machines
 
 MAX_COOLDOWN_HOURS = 24 * 365
 #: The PSI bands a series without a stored policy is checked with: the drift statistics' own defaults.
 _DATA_DRIFT_DEFAULTS = DataDriftThresholds()
+#: A window's CV(RMSE) is also bad above (1 + this) × the champion's validation CV(RMSE), whatever the policy
+#: maximum: the limit a DEGRADATION alert names when the model became much worse while still under it.
+CV_RMSE_RELATIVE_INCREASE = MetricThresholds().cv_rmse_relative_increase
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import { subscribe } from "../subscriptions.js";
 import { SEVERITY_LEVELS, levelBadge } from "../thresholds.js";
 
 const ALERT_FIELDS = `
-  id machineId modelType alertType severity status message createdAt lastSeenAt occurrences
+  id machineId modelType alertType severity status message details createdAt lastSeenAt occurrences
   acknowledgedAt acknowledgedBy resolvedAt resolvedBy resolutionNote autoAction trainingJobId`;
 
 const LIST_LIMIT = 200;
@@ -215,6 +215,16 @@ export function renderAlerts(container) {
           : null,
       ),
       h("p", { class: "alert-message" }, alert.message),
+      alert.details?.window_start && alert.details?.window_end
+        ? h(
+            "p",
+            { class: "muted alert-window" },
+            "Data ",
+            timeElement(alert.details.window_start),
+            " to ",
+            timeElement(alert.details.window_end),
+          )
+        : null,
       alert.autoAction ? h("p", { class: "muted" }, `Automatic action: ${alert.autoAction}`) : null,
       alert.acknowledgedAt
         ? h(

@@ -1,7 +1,7 @@
 /** Fleet: every machine × model type with its champion, latest metrics against policy, and open alerts. */
 
 import { fill, h } from "../dom.js";
-import { MISSING, integer, modelTypeLabel, timeElement } from "../format.js";
+import { MISSING, enumLabel, integer, modelTypeLabel, timeElement } from "../format.js";
 import { graphql } from "../graphql.js";
 import { modelHref } from "../router.js";
 import { emptyView, load } from "../states.js";
@@ -18,7 +18,7 @@ const FLEET_QUERY = `
       models {
         modelType
         champion { id version }
-        latestPerformance { evaluatedAt source sampleCount rSquared cvRmse nmbe driftScore }
+        latestPerformance { evaluatedAt windowEnd source modelVersion sampleCount rSquared cvRmse nmbe driftScore }
         openAlerts { id severity }
         policy { maxCvRmse maxAbsNmbe minRSquared psiWarning psiCritical }
       }
@@ -84,7 +84,7 @@ function fleetTable(machines) {
           h("th", { scope: "col" }, "Champion"),
           METRICS.map((metric) => h("th", { scope: "col", class: "number" }, metric.label)),
           h("th", { scope: "col", class: "number" }, "Open alerts"),
-          h("th", { scope: "col" }, "Last evaluated"),
+          h("th", { scope: "col" }, "Latest data"),
         ),
       ),
       machines.map(machineRows),
@@ -125,7 +125,7 @@ function machineRows(machine) {
           "td",
           {},
           series.latestPerformance
-            ? timeElement(series.latestPerformance.evaluatedAt)
+            ? latestText(series.latestPerformance)
             : h("span", { class: "muted" }, MISSING),
         ),
       ),
@@ -137,4 +137,17 @@ function alertCount(alerts) {
   const { level, note } = assessAlerts(alerts);
   const badge = levelBadge(level, String(alerts.length), note);
   return alerts.length ? h("a", { href: "#/alerts", class: "plain-link" }, badge) : badge;
+}
+
+/** The data the shown numbers describe: up to when, from which source, of which version (the champion's). */
+function latestText(latest) {
+  const source = latest.source === "TRAINING_VALIDATION" ? "validation" : enumLabel(latest.source).toLowerCase();
+  const version = latest.modelVersion ? ` v${latest.modelVersion}` : "";
+  return h(
+    "span",
+    { "data-source": latest.source },
+    "data to ",
+    timeElement(latest.windowEnd ?? latest.evaluatedAt),
+    h("span", { class: "muted" }, ` · ${source}${version}`),
+  );
 }

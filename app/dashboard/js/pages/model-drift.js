@@ -15,7 +15,7 @@ const REPORTS = `
     }
     driftReports(machineId: $machineId, modelType: $modelType, limit: $limit) {
       id checkedAt windowStart windowEnd sampleCount driftDetected driftScore
-      features { feature method statistic pValue threshold drifted }
+      features { feature method statistic pValue threshold drifted severity reference impact explanation }
       concept { detected metric reference current relativeChange }
     }
   }`;
@@ -70,6 +70,13 @@ function reportList({ modelSeries, driftReports }) {
   );
 }
 
+/** What a drift score (the largest PSI against comparable training data) means, in plain words. */
+function scoreMeaning(score, policy) {
+  if (score >= policy.psiCritical) return "a large change in at least one input";
+  if (score >= policy.psiWarning) return "a moderate change in at least one input";
+  return "the inputs look like comparable training data";
+}
+
 function reportView(report, policy, open) {
   const { level, note } = assessDriftScore(report.driftScore, policy);
   return h(
@@ -78,18 +85,34 @@ function reportView(report, policy, open) {
     h(
       "summary",
       {},
-      h("span", {}, dateTimeText(report.checkedAt)),
-      " · score ",
+      h("span", {}, `Data ${dateTimeText(report.windowStart)} – ${dateTimeText(report.windowEnd)}`),
+      " · PSI ",
       levelBadge(level, decimal(report.driftScore), note),
+      h("span", { class: "muted" }, ` (${scoreMeaning(report.driftScore, policy)})`),
       " · ",
-      report.driftDetected ? h("strong", {}, "drift detected") : "no drift",
+      report.driftDetected ? h("strong", {}, "drift that matters to the model") : "no drift that matters",
       h("span", { class: "muted" }, ` · ${integer(report.sampleCount)} samples`),
     ),
-    h("p", { class: "muted" }, "Window ", timeElement(report.windowStart), " to ", timeElement(report.windowEnd)),
+    h(
+      "p",
+      { class: "muted" },
+      "Checked ",
+      timeElement(report.checkedAt),
+      ". The score is the largest population stability index (PSI) of an input against the same weeks of training",
+      " (or all of training when those weeks were not covered); a change the model has seen, or that barely moves its",
+      " predictions, is reported as information only.",
+    ),
     featureTable(report.features),
     conceptView(report.concept),
   );
 }
+
+const SEVERITY_BADGES = {
+  critical: ["critical", "critical"],
+  warning: ["warning", "warning"],
+  info: ["info", "info only"],
+  none: ["ok", "no change"],
+};
 
 function featureTable(features) {
   if (features.length === 0) return h("p", { class: "muted" }, "No per-feature results in this report.");
@@ -110,7 +133,8 @@ function featureTable(features) {
           h("th", { scope: "col", class: "number" }, "Statistic"),
           h("th", { scope: "col", class: "number" }, "Threshold"),
           h("th", { scope: "col", class: "number" }, "p-value"),
-          h("th", { scope: "col" }, "Drifted"),
+          h("th", { scope: "col" }, "Verdict"),
+          h("th", { scope: "col" }, "Why"),
         ),
       ),
       h(
@@ -125,13 +149,8 @@ function featureTable(features) {
             h("td", { class: "number" }, decimal(result.statistic, 4)),
             h("td", { class: "number" }, decimal(result.threshold, 4)),
             h("td", { class: "number" }, decimal(result.pValue, 4)),
-            h(
-              "td",
-              {},
-              result.drifted
-                ? levelBadge("critical", "yes", "statistic beyond threshold")
-                : levelBadge("ok", "no", "within threshold"),
-            ),
+            h("td", {}, levelBadge(...(SEVERITY_BADGES[result.severity] ?? SEVERITY_BADGES.none))),
+            h("td", { class: "explanation" }, result.explanation ?? ""),
           ),
         ),
       ),

@@ -1,6 +1,7 @@
 /**
- * Performance trend of one series: one chart per metric, with the series' policy thresholds drawn in
- * and the machine's interventions marked.
+ * Performance trend of one series on data time: one chart per metric, each point at the end of the
+ * data window it describes and shaped by its source, with the limits the alerts use drawn in and the
+ * machine's interventions marked.
  */
 
 import { trendChart } from "../chart.js";
@@ -14,8 +15,11 @@ const TREND = `
   query Trend($machineId: UUID!, $modelType: ModelType!, $days: Int!) {
     modelSeries(machineId: $machineId, modelType: $modelType) {
       machine { interventions { id at kind description } }
-      policy { maxCvRmse maxAbsNmbe minRSquared psiWarning psiCritical }
-      performanceTrend(days: $days) { evaluatedAt sampleCount rSquared cvRmse nmbe driftScore }
+      policy { maxCvRmse maxAbsNmbe minRSquared psiWarning psiCritical cvRmseRelativeIncrease }
+      champion { version validationMetrics { cvRmse } }
+      performanceTrend(days: $days) {
+        source modelVersion windowEnd evaluatedAt sampleCount rSquared cvRmse nmbe driftScore
+      }
     }
   }`;
 
@@ -64,7 +68,7 @@ function trendCharts(series, days) {
       trendChart({
         title: metric.label,
         points,
-        thresholds: metric.lines(series.policy),
+        thresholds: metric.lines(series.policy, series.champion),
         format: metric.format,
         upperBound: metric.upperBound,
         markers: series.machine.interventions.filter((item) => Date.parse(item.at) >= Date.now() - days * 86_400_000),
@@ -78,6 +82,12 @@ function pointsOf(series, metric) {
     .filter((evaluation) => isNumber(evaluation[metric.key]))
     .map((evaluation) => {
       const value = evaluation[metric.key];
-      return { at: evaluation.evaluatedAt, value, level: metric.assess(value, series.policy).level };
+      return {
+        at: evaluation.windowEnd ?? evaluation.evaluatedAt,
+        value,
+        level: metric.assess(value, series.policy).level,
+        source: evaluation.source,
+        version: evaluation.modelVersion,
+      };
     });
 }
