@@ -41,8 +41,9 @@ class MonitoringPolicy:
         description="Data drift: implied prediction shift, in the model's residual SDs, for a CRITICAL."
     )
     is_default: bool = strawberry.field(description="True when no policy was stored and the defaults apply.")
-    cv_rmse_relative_increase: float = strawberry.field(
-        description="A window's CV(RMSE) is also bad above (1 + this) × the champion's validation CV(RMSE)."
+    cv_rmse_relative_increase: float | None = strawberry.field(
+        description="A window's CV(RMSE) is also bad above (1 + this) × the champion's validation CV(RMSE); "
+        "null when that check is off."
     )
 
     @classmethod
