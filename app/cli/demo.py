@@ -198,7 +198,8 @@ def _readings(number: int, profile: MachineProfile, end: pd.Timestamp, days: int
     Monitoring takes labelled anomaly hours at face value: in a champion's validation window they
     widen the residual scale its CUSUM measures shifts against, and after training a single one reads
     as a level shift. So the changed machine has no anomaly events and no machine has any in the
-    replayed weeks; the one change monitoring meets there is the equipment change. Frames with and
+    replayed weeks; the one change monitoring meets there is the equipment change, and the one data
+    fault the cold-store's frozen meter. Frames with and
     without events come from one seed, and events draw from the generator after every other column,
     so they are the same readings apart from the injected events.
     """
