@@ -12,7 +12,7 @@ process's RSS after warm-up and at the end (sampled every few seconds). The targ
 most 1.2x the post-warm-up value) and no errors.
 
     python bench/soak.py [--duration 60] [--connections 32] [--machines 3] [--days 90]
-                         [--gc-thresholds 700,10,10]   # the API's collector thresholds, for comparison
+                         [--gc-thresholds 50000,50,100]   # the API's collector thresholds, for comparison
 """
 
 from __future__ import annotations
@@ -124,8 +124,8 @@ def serve_command(port: int, gc_thresholds: str | None) -> list[str]:
         return [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
     thresholds = tuple(int(part) for part in gc_thresholds.split(","))
     script = (
-        "import sys, app.cli.commands as commands; "
-        f"commands.SERVING_GC_THRESHOLDS = {thresholds!r}; "
+        "import gc, sys, app.cli.commands as commands; "
+        f"gc.set_threshold(*{thresholds!r}); "
         f"sys.exit(commands.main(['serve', '--port', '{port}']))"
     )
     return [sys.executable, "-c", script]
@@ -320,7 +320,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--machines", type=int, default=3)
     parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--gc-thresholds", help="e.g. 700,10,10 (CPython's defaults); default: as shipped")
+    parser.add_argument("--gc-thresholds", help="e.g. 50000,50,100; default: as shipped (CPython's)")
     report = asyncio.run(soak(parser.parse_args()))
     print(json.dumps(report, indent=2))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 console = Console(stderr=True)
-#: Collection thresholds of `kilowatch serve` (CPython's defaults: 700, 10, 10); see ``_tune_gc_for_serving``.
-SERVING_GC_THRESHOLDS = (50_000, 50, 100)
 #: What Alembic logs at INFO on every connection, migration or not.
 ALEMBIC_CHATTER = ("Context impl ", "Will assume ")
 
@@ -202,27 +199,15 @@ def _check_workers(workers: int, settings: Settings) -> None:
 
 
 def serving_app(settings: Settings | None = None) -> Starlette:
-    """The application one `kilowatch serve` process runs, with the process tuned for serving."""
+    """The application one `kilowatch serve` process runs, its access log redacted.
+
+    The collector keeps CPython's thresholds (see ``app.http.heap`` for why, and what was measured).
+    """
     from app.http.access_log import redact_access_log
     from app.http.web import create_app
 
     redact_access_log()
-    _tune_gc_for_serving()
     return create_app(settings or Settings())
-
-
-def _tune_gc_for_serving() -> None:
-    """Keep full garbage collections out of the latency tail of a long-running server.
-
-    Measured with bench/fanout.py: with 1,000 subscribers the process tracked ~450,000 objects, a full
-    collection took 150-400 ms, and one landing during a fan-out delayed every subscriber of that event
-    as long (p99 466 ms instead of ~80). The application freezes its start-up objects (``app.http.heap``);
-    on top of that, collections start after 50,000 net allocations instead of 700, so an event's
-    short-lived objects die before they are promoted towards the full collection. With these thresholds
-    no full collection ran during a 60-event run (with the defaults, five ran while 1,000 clients
-    connected, 140-340 ms each).
-    """
-    gc.set_threshold(*SERVING_GC_THRESHOLDS)
 
 
 def _worker(_: argparse.Namespace, settings: Settings) -> int:
