@@ -156,10 +156,13 @@ async def trend(
     if newest is None:
         return []
     since = _aware(newest) - timedelta(days=days)
-    rows = (await session.execute(_trend_statement(series, since, max_points))).all()
+    parameters = {"machine_id": machine_id, "model_type": model_type, "since": since, "max_points": max_points}
+    rows = (await session.execute(_TREND, parameters)).all()
     return [
         TrendPoint(
             **{name: getattr(row, name) for name in _TREND_FIELDS},
+            machine_id=machine_id,
+            model_type=model_type,
             drift_detected=bool(row.drift_detected),
             extra=row.extra if row.evaluations == 1 else {"bucketed_evaluations": row.evaluations},
             evaluations=row.evaluations,
@@ -175,8 +178,6 @@ def _aware(instant: datetime) -> datetime:
 
 _TREND_FIELDS = (
     "id",
-    "machine_id",
-    "model_type",
     "model_version_id",
     "source",
     "evaluated_at",
@@ -188,15 +189,21 @@ _TREND_FIELDS = (
 )
 
 
-def _trend_statement(series: tuple[sa.ColumnElement[bool], ...], since: datetime, max_points: int) -> sa.Select[Any]:
+def _trend_statement() -> sa.Select[Any]:
+    """Built once, with bind parameters: constructing these CTEs cost more than running them."""
     metrics = PerformanceMetrics.__table__
     position = sa.func.row_number().over(order_by=(DATA_TIME, metrics.c.evaluated_at, metrics.c.id)) - 1
+    kept = [column for column in metrics.c if column.name not in ("machine_id", "model_type")]
     numbered = (
-        sa.select(metrics, position.label("position"), sa.func.count().over().label("total"))
-        .where(*series, DATA_TIME > since)
+        sa.select(*kept, position.label("position"), sa.func.count().over().label("total"))
+        .where(
+            metrics.c.machine_id == sa.bindparam("machine_id"),
+            metrics.c.model_type == sa.bindparam("model_type"),
+            DATA_TIME > sa.bindparam("since"),
+        )
         .cte("numbered")
     )
-    points = sa.literal(max_points, sa.BigInteger)
+    points = sa.bindparam("max_points", type_=sa.BigInteger)
     bucket = sa.case(
         (numbered.c.total <= points, numbered.c.position), else_=numbered.c.position * points // numbered.c.total
     )
@@ -227,17 +234,19 @@ def _trend_statement(series: tuple[sa.ColumnElement[bool], ...], since: datetime
     return (
         sa.select(
             newest.c.id,
-            newest.c.machine_id,
-            newest.c.model_type,
             newest.c.model_version_id,
             newest.c.source,
             newest.c.evaluated_at,
-            newest.c.extra,
+            # a merged point's extra is replaced by its evaluation count: not decoded for nothing
+            sa.case((groups.c.evaluations == 1, newest.c.extra)).label("extra"),
             *(groups.c[name] for name in groups.c.keys() if name not in ("bucket", "newest")),
         )
         .join_from(groups, newest, newest.c.position == groups.c.newest)
         .order_by(groups.c.bucket)
     )
+
+
+_TREND = _trend_statement()
 
 
 async def latest(
