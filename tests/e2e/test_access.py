@@ -34,13 +34,17 @@ async def test_printed_link_signs_in_and_the_sign_in_box_accepts_only_a_valid_to
 
     await refusal.get_by_label("API token").fill("kw_not-a-token")
     await refusal.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     await expect(refusal).to_contain_text("Authentication required")
+    account = page.locator("#account")  # the header agrees with the page: this token is not accepted
+    await expect(account.locator("[data-state='refused']")).to_have_text("Token not accepted")
+    await expect(account).not_to_contain_text("Signed in")
+    await page.screenshot(path=screenshot_path("token-not-accepted"))
 
     await page.get_by_role("button", name="Sign out").click()
     await page.locator("[data-code='UNAUTHENTICATED']").get_by_label("API token").fill(token)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.locator(".state-empty")).to_contain_text("No machines yet")
+    await expect(page.locator("#account [data-state='accepted']")).to_have_text("Signed in")
 
 
 async def test_live_updates_refused_for_an_unknown_token_are_not_retried(page: Page, secured_server: Server) -> None:

@@ -77,10 +77,17 @@ async def test_ab_tests_show_arms_decision_and_winner(page: Page, server: Server
     await expect(running_card).to_contain_text("Undecided — collecting samples")
     await expect(running_card.locator("tbody tr").first).to_contain_text("412 of 500")
     await expect(finished_card.locator("tr.winner")).to_contain_text("B ★ winner")
-    await expect(finished_card).to_contain_text("0.0040")  # p-value
-    await expect(finished_card).to_contain_text("99.6 %")  # confidence
-    await expect(finished_card).to_contain_text("Welch t-test on absolute errors")
+    await expect(finished_card).to_contain_text("0.0040")  # p-value, said what it is, and no "confidence" 1 − p
+    await expect(finished_card).to_contain_text("if both versions were equally accurate")
+    await expect(finished_card).not_to_contain_text("99.6")
+    method = finished_card.locator("[data-method='welch_t_test']")
+    await expect(method).to_have_text("Welch's t-test on absolute errors")
+    await expect(finished_card.locator("thead")).to_contain_text("MAE (kWh)")
+    await expect(finished_card.locator("thead")).to_contain_text("RMSE (kWh)")
     await page.screenshot(path=screenshot_path("abtests"), full_page=True)
+    await page.set_viewport_size({"width": 390, "height": 844})
+    assert await page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
+    await page.screenshot(path=screenshot_path("abtests-phone"), full_page=True)
 
 
 def ab_test(
@@ -108,9 +115,8 @@ def ab_test(
             "maeB": 3.87,
             "rmseA": 5.6,
             "rmseB": 5.1,
-            "method": "Welch t-test on absolute errors",
+            "method": "welch_t_test",
             "pValue": p_value,
-            "confidence": 1 - p_value,
             "decided": decided,
             "winner": winner,
             "sampleRatioMismatch": False,

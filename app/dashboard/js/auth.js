@@ -65,3 +65,28 @@ window.addEventListener("storage", (event) => {
 function notify() {
   for (const listener of listeners) listener(getToken());
 }
+
+/**
+ * What the server said of the stored token: true (it authenticated a request), false (it answered
+ * UNAUTHENTICATED) or null (not asked yet, or the token changed since). The header shows "Signed in"
+ * only once the server has accepted the token, so it never contradicts a page asking to sign in.
+ */
+let verdict = { token: null, accepted: null };
+const verdictListeners = new Set();
+
+export function tokenAccepted() {
+  const token = getToken();
+  return token !== null && verdict.token === token ? verdict.accepted : null;
+}
+
+/** Record the server's answer to a request made with `token`; listeners hear of changes only. */
+export function reportTokenVerdict(token, accepted) {
+  if (verdict.token === token && verdict.accepted === accepted) return;
+  verdict = { token, accepted };
+  for (const listener of verdictListeners) listener(accepted);
+}
+
+export function onTokenVerdict(listener) {
+  verdictListeners.add(listener);
+  return () => verdictListeners.delete(listener);
+}

@@ -14,6 +14,8 @@ import { dateTimeText, dateText, enumLabel, timeText } from "./format.js";
 const WIDTH = 520;
 const HEIGHT = 220;
 const MARGIN = { top: 14, right: 84, bottom: 30, left: 62 };
+/** Least vertical distance between two threshold labels: their 12px text takes ~13.2 units of height. */
+const LABEL_GAP = 14;
 const TICK_COUNT = 4;
 const SOURCES = {
   MONITORING: { label: "monitoring", shape: "circle" },
@@ -43,6 +45,7 @@ export function trendChart({ title, points, thresholds, format, upperBound = Inf
   const marked = markers.length ? ` ${markers.length} intervention(s) marked.` : "";
   const description = `${points.length} evaluations with data windows ending ${span}; latest ${format(latest.value)}.${marked}`;
   const monitored = points.map((point, index) => [point, times[index]]).filter(([point]) => isMonitoring(point));
+  const labelY = spreadLabels(thresholds.map((line) => y(line.value)));
 
   const chart = svg(
     "svg",
@@ -54,7 +57,7 @@ export function trendChart({ title, points, thresholds, format, upperBound = Inf
     },
     axes({ low, high, start, end, x, y, format }),
     markerLines(markers, start, end, x),
-    thresholds.map((line) => [
+    thresholds.map((line, index) => [
       svg("line", {
         class: `threshold threshold-${line.level}`,
         x1: MARGIN.left,
@@ -66,8 +69,9 @@ export function trendChart({ title, points, thresholds, format, upperBound = Inf
         "text",
         {
           class: `threshold-label threshold-${line.level}`,
-          x: WIDTH - MARGIN.right + 4,
-          y: y(line.value),
+          x: WIDTH - 2, // right-aligned: a long label reaches into the plot rather than out of the chart
+          y: labelY[index],
+          "text-anchor": "end",
           "dominant-baseline": "middle",
         },
         `${line.label} ${format(line.value)}`,
@@ -328,4 +332,22 @@ function legend(points) {
       ),
     ),
   );
+}
+
+/**
+ * Heights for labels wanted at `wanted` (one per threshold line): each at its line, moved apart by at
+ * least LABEL_GAP where lines are closer than that (warning and critical bands of a drift score often
+ * are), and kept within the plot's height.
+ */
+function spreadLabels(wanted) {
+  const order = wanted.map((at, index) => ({ at, index })).sort((a, b) => a.at - b.at);
+  for (let i = 1; i < order.length; i += 1) order[i].at = Math.max(order[i].at, order[i - 1].at + LABEL_GAP);
+  const bottom = HEIGHT - MARGIN.bottom;
+  for (let i = order.length - 1; i >= 0; i -= 1) {
+    const limit = i === order.length - 1 ? bottom : order[i + 1].at - LABEL_GAP;
+    order[i].at = Math.min(order[i].at, limit);
+  }
+  const spread = [];
+  for (const { at, index } of order) spread[index] = at;
+  return spread;
 }

@@ -1,6 +1,6 @@
 /** GraphQL over HTTP: one POST per operation, errors surfaced with the API's message and extensions.code. */
 
-import { getToken } from "./auth.js";
+import { getToken, reportTokenVerdict } from "./auth.js";
 
 export const ENDPOINT = new URL("graphql", document.baseURI);
 
@@ -35,6 +35,10 @@ export async function graphql(query, variables = {}) {
   }
   const body = await readJson(response);
   const statusCode = STATUS_CODES[response.status] ?? null;
+  if (token && (body?.errors?.length || body?.data)) {
+    const codes = [statusCode, ...(body.errors ?? []).map((error) => error.extensions?.code)];
+    reportTokenVerdict(token, !codes.includes("UNAUTHENTICATED"));
+  }
   if (body?.errors?.length) throw ApiError.fromErrors(body.errors, statusCode);
   if (!response.ok || !body?.data) {
     throw new ApiError(`The API answered HTTP ${response.status} ${response.statusText}`.trim(), statusCode);

@@ -3,7 +3,7 @@
  * Every page is a function (main, params) → cleanup; the cleanup ends its live subscriptions.
  */
 
-import { adoptTokenFromUrl, clearToken, getToken, onTokenChange } from "./auth.js";
+import { adoptTokenFromUrl, clearToken, getToken, onTokenChange, onTokenVerdict, tokenAccepted } from "./auth.js";
 import { fill, h } from "./dom.js";
 import { renderAbTests } from "./pages/abtests.js";
 import { renderAlerts } from "./pages/alerts.js";
@@ -41,6 +41,7 @@ onTokenChange(() => {
   drawAccount();
   show(currentRoute.name === "signin" ? parseRoute("#/fleet") : currentRoute);
 });
+onTokenVerdict(drawAccount);
 drawAccount();
 startRouter(show);
 
@@ -67,16 +68,22 @@ function drawNavigation(route) {
   );
 }
 
+/** "Signed in" only once the server accepted the token; a refused one is named as such, with a way out. */
 function drawAccount() {
-  fill(
-    account,
-    getToken()
-      ? [
-          h("span", { class: "account-state" }, "Signed in"),
-          h("button", { type: "button", class: "secondary", onclick: clearToken }, "Sign out"),
-        ]
-      : h("a", { href: "#/signin", class: "account-link" }, "Sign in"),
-  );
+  if (!getToken()) {
+    fill(account, h("a", { href: "#/signin", class: "account-link" }, "Sign in"));
+    return;
+  }
+  const accepted = tokenAccepted();
+  const state =
+    accepted === false
+      ? h("span", { class: "account-state refused", "data-state": "refused" }, "Token not accepted")
+      : h(
+          "span",
+          { class: "account-state", "data-state": accepted ? "accepted" : "checking" },
+          accepted ? "Signed in" : "",
+        );
+  fill(account, state, h("button", { type: "button", class: "secondary", onclick: clearToken }, "Sign out"));
 }
 
 function renderSignIn(container) {

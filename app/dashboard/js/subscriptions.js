@@ -13,7 +13,7 @@
  * state is { name: "connecting" | "live" | "retrying" | "refused", retryInSeconds? }.
  */
 
-import { getToken } from "./auth.js";
+import { getToken, reportTokenVerdict } from "./auth.js";
 import { ApiError, ENDPOINT } from "./graphql.js";
 
 const PROTOCOL = "graphql-transport-ws";
@@ -143,6 +143,8 @@ function closed(code, reason) {
   if (code in REFUSALS) {
     const [errorCode, message] = REFUSALS[code];
     setState({ name: "refused" });
+    const token = getToken();
+    if (token && errorCode === "UNAUTHENTICATED") reportTokenVerdict(token, false);
     const error = new ApiError(reason ? `${message} (${reason})` : message, errorCode);
     for (const { sink } of subscriptions.values()) sink.error(error);
     return;

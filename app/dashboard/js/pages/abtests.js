@@ -1,7 +1,7 @@
 /** A/B tests: running and finished tests with per-arm samples and errors, the decision method and its result. */
 
 import { fill, h } from "../dom.js";
-import { MISSING, decimal, enumLabel, integer, modelTypeLabel, percent, timeElement } from "../format.js";
+import { MISSING, decimal, enumLabel, integer, modelTypeLabel, timeElement } from "../format.js";
 import { graphql } from "../graphql.js";
 import { modelHref } from "../router.js";
 import { emptyView, load } from "../states.js";
@@ -14,9 +14,22 @@ const TESTS = `
       id machineId modelType trafficSplit status startedAt endsAt minSamples significance
       modelA { id version stage }
       modelB { id version stage }
-      results { samplesA samplesB maeA maeB rmseA rmseB method pValue confidence decided winner sampleRatioMismatch }
+      results { samplesA samplesB maeA maeB rmseA rmseB method pValue decided winner sampleRatioMismatch }
     }
   }`;
+
+/** The API names each statistical method by an identifier; people read its name. */
+const METHODS = {
+  welch_t_test: "Welch's t-test on absolute errors",
+  mann_whitney_u: "Mann–Whitney U test on absolute errors",
+  asymptotic_confidence_sequence: "Asymptotic confidence sequence (anytime-valid)",
+  diebold_mariano_hln: "Diebold–Mariano test (Harvey–Leybourne–Newbold correction)",
+  wilcoxon_signed_rank: "Wilcoxon signed-rank test",
+};
+
+export function methodLabel(method) {
+  return METHODS[method] ?? enumLabel(method);
+}
 
 export function renderAbTests(container) {
   document.title = "A/B tests · Kilowatch";
@@ -96,7 +109,7 @@ function testCard(test, names) {
       timeElement(test.endsAt),
       ` · at least ${integer(test.minSamples)} samples per arm · α = ${test.significance}`,
     ),
-    armsTable(test),
+    h("div", { class: "table-scroll" }, armsTable(test)),
     decisionView(test),
     results.sampleRatioMismatch
       ? h(
@@ -123,7 +136,7 @@ function armsTable(test) {
       h(
         "tr",
         {},
-        ["Arm", "Version", "Samples", "MAE", "RMSE"].map((label, index) =>
+        ["Arm", "Version", "Samples", "MAE (kWh)", "RMSE (kWh)"].map((label, index) =>
           h("th", { scope: "col", class: index > 1 ? "number" : null }, label),
         ),
       ),
@@ -168,13 +181,20 @@ function decisionView(test) {
     "dl",
     { class: "facts decision" },
     h("div", { class: "fact" }, h("dt", {}, "Decision"), h("dd", {}, verdict)),
-    h("div", { class: "fact" }, h("dt", {}, "Method"), h("dd", {}, results.method)),
-    h(
-      "div",
-      { class: "fact" },
-      h("dt", {}, "p-value"),
-      h("dd", {}, results.pValue === null ? MISSING : decimal(results.pValue, 4)),
-    ),
-    h("div", { class: "fact" }, h("dt", {}, "Confidence"), h("dd", {}, percent(results.confidence, 1))),
+    h("div", { class: "fact" }, h("dt", {}, "Method"), h("dd", { "data-method": results.method }, methodLabel(results.method))),
+    h("div", { class: "fact" }, h("dt", {}, "p-value"), h("dd", {}, pValueText(results.pValue, test.significance))),
   );
+}
+
+/** The p-value with what it means; 1 − p is no probability that a version is better, so it is not shown. */
+function pValueText(pValue, significance) {
+  if (pValue === null) return "not yet computed (too few samples)";
+  return [
+    h("strong", {}, pValue < 0.0001 ? "< 0.0001" : decimal(pValue, 4)),
+    h(
+      "span",
+      { class: "muted" },
+      ` — how likely errors this different would be if both versions were equally accurate; a difference counts as significant below α = ${significance}.`,
+    ),
+  ];
 }
