@@ -11,7 +11,7 @@ Reported: requests/s, p50/p99 latency, errors (any non-200 answer or any GraphQL
 process's RSS after warm-up and at the end (sampled every few seconds). The target: RSS flat (end at
 most 1.2x the post-warm-up value) and no errors.
 
-    python bench/soak.py [--duration 60] [--connections 32] [--machines 3] [--days 90]
+    python -m bench.soak [--duration 60] [--connections 32] [--machines 3] [--days 90]
                          [--gc-thresholds 50000,50,100]   # the API's collector thresholds, for comparison
 """
 
