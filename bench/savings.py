@@ -66,7 +66,7 @@ def simulate(number: int, rng: np.random.Generator, baseline_days: int, reportin
     true_kwh = saving * float(counterfactual.loc[counterfactual.index >= at, "energy_kwh"].sum())
     total = savings.totals(fit, actual, expected, 0.9)
     widths = {
-        "kilowatch": {level: float(savings.halfwidth(fit, len(actual), level)) for level in LEVELS},
+        "kilowatch": {level: float(savings.halfwidth(fit, len(actual), level, total.expected_kwh)) for level in LEVELS},
         "g14-printed": {
             level: savings.textbook_halfwidth(fit, len(actual), total.expected_kwh, level) for level in LEVELS
         },

@@ -18,13 +18,18 @@ monthly data) does not make up for it at hourly resolution and ``m`` in the thou
 residuals at the reporting resolution, the t-statistic) and sums the two variance terms the way
 they actually add up, with the exact variance of a sum of AR(1) errors in place of n/n':
 
-    Var(S) = σ² · [ K(m) + m² · K(n) / n² ],   K(k) = k (1+ρ)/(1-ρ) - 2ρ (1 - ρ^k) / (1-ρ)²
+    Var(S) = σ² · [ K(m) + m² · K(n) / n² · L ],   K(k) = k (1+ρ)/(1-ρ) - 2ρ (1 - ρ^k) / (1-ρ)²
+    L = 1 + (mean ŷ_reporting - mean ŷ_baseline)² / Var(ŷ_baseline)
 
 K(m) is the reporting period's own noise (m readings of autocorrelated error); m²·K(n)/n² is the
 error of the baseline's level estimated from n autocorrelated residuals, carried into every one
-of the m predictions. For large k, K(k) → k·n/n', so Var(S) → σ²·(n/n')·m·(1 + m/n): Guideline 14's
-expression with its ``2/n'`` replaced by ``m/n``. The half-width is ``t(df = n' - p) · sqrt(Var(S))``.
-The cumulative curve applies the same expression to each prefix of the reporting period.
+of the m predictions. L is the leverage of the reporting period's mean conditions: a regression is
+least certain far from the centre of the data it was fitted on (a winter quarter measured with a
+year-round baseline), the ``1 + (x̄ - x̄₀)²/S_xx`` of a prediction interval, with the prediction ŷ as
+the one-dimensional summary of the drivers (as OpenEEmeter's OLS error does with mean usage). For
+large k, K(k) → k·n/n', so with L = 1, Var(S) → σ²·(n/n')·m·(1 + m/n): Guideline 14's expression
+with its ``2/n'`` replaced by ``m/n``. The half-width is ``t(df = n' - p) · sqrt(Var(S))``. The
+cumulative curve applies the same expression to each prefix of the reporting period.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ class BaselineFit:
     rmse: float
     mean_kwh: float
     rho: float
+    #: Mean and variance of the baseline's predictions on its own period: the centre of its conditions.
+    expected_mean: float = 0.0
+    expected_variance: float = 0.0
 
     @property
     def effective_count(self) -> float:
@@ -90,6 +98,8 @@ def baseline_fit(actual: np.ndarray, predicted: np.ndarray, parameter_count: int
         rmse=float(np.sqrt(residuals @ residuals / (n - parameter_count))),
         mean_kwh=float(actual[usable].mean()),
         rho=float(np.clip(rho if rho is not None else 0.0, *RHO_RANGE)),
+        expected_mean=float(predicted[usable].mean()),
+        expected_variance=float(predicted[usable].var()),
     )
 
 
@@ -101,11 +111,20 @@ def ar1_sum_factor(count: np.ndarray | float, rho: float) -> np.ndarray:
     return k * (1.0 + rho) / (1.0 - rho) - 2.0 * rho * (1.0 - rho**k) / (1.0 - rho) ** 2
 
 
-def halfwidth(fit: BaselineFit, counts: np.ndarray | float, confidence: float) -> np.ndarray:
-    """Half-width of the interval of savings summed over ``counts`` reporting readings (vectorised)."""
+def halfwidth(
+    fit: BaselineFit, counts: np.ndarray | float, confidence: float, expected_sums: np.ndarray | float | None = None
+) -> np.ndarray:
+    """Half-width of the interval of savings summed over ``counts`` reporting readings (vectorised).
+
+    ``expected_sums`` (Σŷ over the same readings) places the reporting conditions relative to the
+    baseline's; without it they are taken to be centred (L = 1).
+    """
     m = np.asarray(counts, dtype=float)
     n = fit.residual_count
-    variance = ar1_sum_factor(m, fit.rho) + m**2 * ar1_sum_factor(n, fit.rho) / n**2
+    leverage = np.ones_like(m)
+    if expected_sums is not None and fit.expected_variance > 0:
+        leverage = 1.0 + (np.asarray(expected_sums, dtype=float) / m - fit.expected_mean) ** 2 / fit.expected_variance
+    variance = ar1_sum_factor(m, fit.rho) + m**2 * ar1_sum_factor(n, fit.rho) / n**2 * leverage
     return fit.t_value(confidence) * fit.rmse * np.sqrt(variance)
 
 
@@ -135,7 +154,7 @@ def totals(fit: BaselineFit, observed: np.ndarray, expected: np.ndarray, confide
         raise SavingsError("the reporting period holds no usable readings")
     observed_kwh, expected_kwh = float(observed.sum()), float(expected.sum())
     savings = expected_kwh - observed_kwh
-    uncertainty = float(halfwidth(fit, len(observed), confidence))
+    uncertainty = float(halfwidth(fit, len(observed), confidence, expected_kwh))
     return SavingsTotals(
         sample_count=len(observed),
         observed_kwh=observed_kwh,
@@ -177,7 +196,7 @@ def cumulative(
     observed_sums = np.add.reduceat(observed, starts)
     expected_sums = np.add.reduceat(expected, starts)
     running = np.cumsum(expected_sums - observed_sums)
-    width = halfwidth(fit, ends, confidence)
+    width = halfwidth(fit, ends, confidence, np.cumsum(expected_sums))
     return CumulativeCurve(ends - 1, observed_sums, expected_sums, running, running - width, running + width)
 
 

@@ -34,6 +34,25 @@ def test_independent_errors_give_noise_plus_the_baseline_level_error() -> None:
     assert width == pytest.approx(t * 2.0 * np.sqrt([10 + 100 / 1000, 1000 + 1000]))
 
 
+def test_reporting_conditions_far_from_the_baseline_centre_widen_only_the_level_error_term() -> None:
+    fit = BaselineFit(
+        residual_count=1000,
+        parameter_count=5,
+        rmse=2.0,
+        mean_kwh=50.0,
+        rho=0.0,
+        expected_mean=50.0,
+        expected_variance=4.0,
+    )
+    t = stats.t.ppf(0.95, 995)
+
+    centred = savings.halfwidth(fit, 500, 0.9, expected_sums=500 * 50.0)
+    shifted = savings.halfwidth(fit, 500, 0.9, expected_sums=500 * 54.0)  # two baseline SDs away: L = 1 + 4
+
+    assert centred == pytest.approx(t * 2.0 * np.sqrt(500 + 500**2 / 1000))
+    assert shifted == pytest.approx(t * 2.0 * np.sqrt(500 + 500**2 / 1000 * 5))
+
+
 def test_the_printed_guideline_formula_is_reproduced() -> None:
     fit = BaselineFit(residual_count=8760, parameter_count=10, rmse=5.0, mean_kwh=100.0, rho=0.5)
     effective = 8760 / 3
