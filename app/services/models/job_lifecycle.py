@@ -386,7 +386,7 @@ async def sweep(resources: Resources) -> tuple[int, int]:
         ).all()
     failed = 0
     for job_id in stale:
-        message = f"worker lost: no heartbeat for more than {stale_after:g} s"
+        message = f"worker lost: no heartbeat for more than {stale_after:g} s (it stopped, or lost the database)"
         lost = await fail(resources, job_id, message, silent_since=cutoff)
         failed += lost is not None
     requeued = 0
