@@ -6,6 +6,10 @@ versions, training jobs and alerts (or random ones), so resolvers run on real ro
 not only on "not found". Each answer must be below 500 and carry no INTERNAL error; every error has a
 code. Mutations are fuzzed, per role, by ``test_auth_fuzz``.
 
+Known and not asserted here: when an error nulls a list item, graphql-core (3.3) can leave the
+coroutines of sibling fields unstarted, and Python warns "coroutine ... was never awaited" when they are
+collected; the answers are still correct, so that warning is ignored in this test only.
+
 Bounded: ``OPERATIONS`` per database, and generation stops once ``BUDGET_S`` has passed (each batch
 of ten is checked in full), so a slow machine runs fewer operations instead of a longer test.
 """
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from graphql import build_schema
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -78,6 +83,7 @@ def _check(document: str, status: int, answer: dict[str, Any]) -> None:
         assert code is not None and code != "INTERNAL", (document, error)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_generated_queries_with_real_ids_never_fail_internally(database_url: str) -> None:
     sent: list[str] = []
     with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
