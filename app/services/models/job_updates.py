@@ -2,8 +2,9 @@
 
 The feed subscribes to this process's event hub *before* reading the database, so nothing published in
 between is lost; a snapshot older than one already yielded, or one that changes nothing a subscriber
-sees, is dropped, so nothing is shown twice or out of order. After a bus reconnection the watched job
-is read again to fill the gap.
+sees, is dropped, so nothing is shown twice or out of order. After a bus reconnection the gap is filled
+from the database: the watched job is read again, or, for a filtered feed, every matching job that changed
+since the feed began (events published while the bus was down are gone; the rows are not).
 """
 
 from __future__ import annotations
@@ -11,15 +12,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
 
 from app.constants import JOBS_CHANNEL
 from app.db import tables
+from app.db.column_types import utc_now
 from app.enums import ACTIVE_JOB_STATUSES, ModelType
 from app.errors import NotFound
 from app.runtime.events import Event, Reconnected
 from app.runtime.resources import Resources
 from app.services.snapshots import LiveRow, restore
+
+#: Most jobs one reconnection re-reads for a filtered feed (oldest first); a larger gap shows the newest.
+GAP_READ_LIMIT = 1_000
+#: Clock difference between this process and the database allowed when asking what changed since a moment.
+CLOCK_SLACK = timedelta(seconds=5)
 
 #: What a job update shows; an update that changes none of it is not sent again.
 JOB_STATE_COLUMNS = ("status", "progress", "progress_step", "cancel_requested", "model_version_id")
@@ -83,6 +92,21 @@ async def follow(
             row = await session.get(tables.TrainingJob, job_id)
             return _Job.of(row) if row is not None else None
 
+    began = utc_now() - CLOCK_SLACK
+
+    async def changed_since_start() -> list[_Job]:
+        """Matching jobs with any stamp after the feed began, oldest change first: what a gap may have hidden."""
+        table = tables.TrainingJob
+        stamps = (table.created_at, table.started_at, table.heartbeat_at, table.finished_at)
+        query = select(table).where(or_(*(stamp >= began for stamp in stamps)))
+        if machine_id is not None:
+            query = query.where(table.machine_id == machine_id)
+        if model_type is not None:
+            query = query.where(table.model_type == model_type)
+        async with resources.reads() as session:
+            rows = (await session.scalars(query.order_by(table.created_at.desc()).limit(GAP_READ_LIMIT))).all()
+        return sorted(map(_Job.of, rows), key=lambda read: read.moment)
+
     try:
         if job_id is not None:
             job = await current()
@@ -94,8 +118,13 @@ async def follow(
                 return
         while True:
             item = await subscription.next()
+            if isinstance(item, Reconnected) and job_id is None:
+                for changed in await changed_since_start():
+                    if is_new(changed):
+                        yield LiveRow(changed.row)
+                continue
             if isinstance(item, Reconnected):
-                if job_id is None or (read := await current()) is None or not is_new(read):
+                if (read := await current()) is None or not is_new(read):
                     continue
                 job = read
                 yield LiveRow(job.row)
