@@ -1,6 +1,7 @@
 """Alert signal benchmark: labelled events and seasonal controls, monitored window by window.
 
-    .venv/bin/python bench/signal.py [--per-event 4] [--controls 8] [--evidently-python /tmp/evidently-venv/bin/python]
+    .venv/bin/python bench/alert_signal.py [--per-event 4] [--controls 8] \
+        [--evidently-python /tmp/evidently-venv/bin/python]
 
 A generated fleet (the demo machines, different seeds) is trained on January–October of 2024 with
 the production training pipeline and then monitored for eight weekly windows (27 October – 22
@@ -25,33 +26,25 @@ weekly windows against the same training data, Evidently's ``DataDriftPreset`` w
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import subprocess
 import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
 
-# Run as a script, this file's folder comes first on sys.path, and this file would stand in for the
-# standard library's ``signal`` module that asyncio (imported by statsmodels) needs.
-sys.path[:] = [
-    entry for entry in sys.path if os.path.abspath(entry or ".") != os.path.dirname(os.path.abspath(__file__))
-]
+import numpy as np
+import pandas as pd
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from app.enums import ModelType  # noqa: E402
-from app.ml.drift import ErrorMetrics, build_reference_profile  # noqa: E402
-from app.ml.model_types import get_model_type  # noqa: E402
-from app.ml.quality import QualityThresholds, find_issues  # noqa: E402
-from app.ml.synthetic import DEMO_FLEET, LevelShift, MachineProfile, StuckMeter, TemperatureShift, generate_readings  # noqa: E402
-from app.ml.validation import train_and_validate  # noqa: E402
-from app.services.tracking.evaluation import evaluate  # noqa: E402
-from app.services.tracking.policies import PolicySettings  # noqa: E402
+from app.enums import ModelType
+from app.ml.drift import ErrorMetrics, build_reference_profile
+from app.ml.model_types import get_model_type
+from app.ml.quality import QualityThresholds, find_issues
+from app.ml.synthetic import DEMO_FLEET, LevelShift, MachineProfile, StuckMeter, TemperatureShift, generate_readings
+from app.ml.validation import train_and_validate
+from app.services.tracking.evaluation import evaluate
+from app.services.tracking.policies import PolicySettings
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 TRAINED_TO = pd.Timestamp("2024-10-26 23:00", tz="UTC")
