@@ -32,7 +32,7 @@ from app.ml.abtest import (
     route_arms,
     sample_ratio_p_value,
 )
-from app.ml.abtest.fixed import welch_p_value
+from app.ml.abtest.fixed import sample_skewness, welch_p_value
 from app.ml.abtest.sequential import (
     confidence_sequence_p_value,
     default_planned_samples,
@@ -621,3 +621,8 @@ def decide_final(
 ) -> AbDecision:
     """A fixed-horizon test at its end with an even split, the most common configuration."""
     return decide(errors_a, errors_b, traffic_split=0.5, min_samples=min_samples, significance=ALPHA, final=True)
+
+
+def test_skewness_of_a_subnormal_spread_is_finite() -> None:
+    """m2 > 0 but m2**1.5 underflows to zero: found by the property test above."""
+    assert sample_skewness(np.array([0.0, 0.0, 1.3e-160])) == 0.0

@@ -24,12 +24,15 @@ COCHRAN_SKEWNESS_FACTOR = 25.0
 
 
 def sample_skewness(values: np.ndarray) -> float:
-    """Moment skewness g1 = m3 / m2**1.5; zero for constant data (no asymmetry, and no division by 0)."""
+    """Moment skewness g1 = m3 / m2**1.5; zero for constant data (no asymmetry, and no division by 0).
+
+    The test is on m2**1.5, not m2: a spread of a few subnormal numbers has m2 > 0 whose power underflows to 0.
+    """
     centred = values - values.mean()
-    second = float(np.mean(centred**2))
-    if second == 0.0:
+    scale = math.pow(float(np.mean(centred**2)), 1.5)
+    if scale == 0.0:
         return 0.0
-    return float(np.mean(centred**3)) / math.pow(second, 1.5)
+    return float(np.mean(centred**3)) / scale
 
 
 def mean_is_approximately_normal(values: np.ndarray) -> bool:
