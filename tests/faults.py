@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import struct
 import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class TcpProxy:
@@ -144,3 +148,40 @@ class PrivateRedis:
             self._process.kill()
             self._process.wait()
         self._process = None
+
+
+@contextmanager
+def embedded_server(
+    database_url: str, port: int, log: Path, environment: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``kilowatch serve`` in embedded mode (no Redis) on ``port``, its output appended to ``log``.
+
+    ``environment`` adds to or overrides the defaults (access control off, no retraining schedule); a test
+    may kill the process itself, otherwise it is terminated on exit.
+    """
+    settings = {
+        **os.environ,
+        "KILOWATCH_DATABASE_URL": database_url,
+        "KILOWATCH_AUTH": "off",
+        "KILOWATCH_RETRAIN_SCHEDULE": "off",
+        **(environment or {}),
+    }
+    settings.pop("KILOWATCH_REDIS_URL", None)
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            cwd=REPO,
+            env=settings,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        process.wait()

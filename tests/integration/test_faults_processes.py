@@ -7,12 +7,8 @@ serves the same database at once. On SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +16,7 @@ import httpx
 import pytest
 
 from app.db.migrate import upgrade_to_head
-from tests.faults import free_port
+from tests.faults import embedded_server, free_port
 from tests.support import data_of, scratch_postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,31 +38,6 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         async with scratch_postgres_database() as url:
             await upgrade_to_head(url)
             yield url
-
-
-@contextmanager
-def serving(database_url: str, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    environment = {
-        **os.environ,
-        "KILOWATCH_DATABASE_URL": database_url,
-        "KILOWATCH_AUTH": "off",
-        "KILOWATCH_RETRAIN_SCHEDULE": "off",
-    }
-    environment.pop("KILOWATCH_REDIS_URL", None)
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            cwd=REPO,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
 
 
 async def ready(client: httpx.AsyncClient) -> None:
@@ -97,7 +68,7 @@ async def test_a_server_killed_mid_ingest_leaves_whole_batches_or_none(database_
     port = free_port()
     batch = readings(BATCH)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-        with serving(database_url, port, tmp_path / "serve.log") as server:
+        with embedded_server(database_url, port, tmp_path / "serve.log") as server:
             await ready(client)
             timed = data_of(await post(client, REGISTER, {"n": "timed"}))["registerMachine"]["id"]
             began = asyncio.get_running_loop().time()
@@ -113,7 +84,7 @@ async def test_a_server_killed_mid_ingest_leaves_whole_batches_or_none(database_
             answers = await asyncio.gather(*sent, return_exceptions=True)
             assert any(isinstance(answer, httpx.TransportError) for answer in answers), "killed too late"
 
-        with serving(database_url, port, tmp_path / "serve.log"):  # a new process, same database: it just works
+        with embedded_server(database_url, port, tmp_path / "serve.log"):  # a new process, same database: it just works
             await ready(client)
             counts = {row["name"]: row["readingsCount"] for row in data_of(await post(client, COUNTS, {}))["machines"]}
             after = data_of(await post(client, REGISTER, {"n": "after"}))["registerMachine"]["id"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +23,7 @@ from gql.transport.websockets import WebsocketsTransport
 from graphql import GraphQLSchema
 
 from app.ml.synthetic import DEMO_FLEET, generate_readings
+from tests.faults import embedded_server, free_port
 from tests.support import scratch_postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,36 +39,15 @@ ALERTS = gql(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def serving(database_url: str, log: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A server with access control on; yields its address and the environment that reaches its database."""
     port = free_port()
-    environment = {
-        **os.environ,
-        "KILOWATCH_DATABASE_URL": database_url,
-        "KILOWATCH_AUTH": "on",
-        "KILOWATCH_RETRAIN_SCHEDULE": "off",
-        "KILOWATCH_LOG_LEVEL": "WARNING",
-    }
-    environment.pop("KILOWATCH_REDIS_URL", None)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            cwd=REPO,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield f"127.0.0.1:{port}", environment
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    environment = {"KILOWATCH_AUTH": "on", "KILOWATCH_LOG_LEVEL": "WARNING"}
+    cli = {**os.environ, **environment, "KILOWATCH_DATABASE_URL": database_url}
+    cli.pop("KILOWATCH_REDIS_URL", None)
+    with embedded_server(database_url, port, log, environment):
+        yield f"127.0.0.1:{port}", cli
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
