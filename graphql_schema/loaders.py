@@ -21,6 +21,7 @@ from app.enums import ModelType
 from app.services.alerting import alerts
 from app.services.experiments import abtests
 from app.services.fleet import machines
+from app.services.fleet import reading_stats as machine_reading_stats
 from app.services.models import jobs, registry
 from app.services.savings import interventions
 from app.services.tracking import performance, policies
@@ -75,7 +76,7 @@ class _OnFirstUse:
 
 class Loaders:
     machine = _OnFirstUse(machines.get_many)
-    reading_stats = _OnFirstUse(machines.reading_stats)
+    reading_stats = _OnFirstUse(machine_reading_stats.of_machines)
     latest_performance = _OnFirstUse(performance.latest_for_series)
     open_alerts = _OnFirstUse(alerts.open_alerts_of_series, list)
     policy = _OnFirstUse(policies.get_many)

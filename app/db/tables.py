@@ -76,6 +76,23 @@ class EnergyReading(Base):
     is_anomaly: Mapped[bool | None] = mapped_column(sa.Boolean)
 
 
+class MachineReadingStats(Base):
+    """Per machine: how many readings it has and the first and last instant, kept by every write to readings.
+
+    ``services/fleet/reading_stats.py`` updates the row in the ingest transaction, so the fleet page and the
+    retraining scheduler read three columns instead of counting every reading of every machine.
+    """
+
+    __tablename__ = "machine_reading_stats"
+
+    machine_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True
+    )
+    reading_count: Mapped[int] = mapped_column(sa.BigInteger)
+    first_reading_at: Mapped[datetime]
+    last_reading_at: Mapped[datetime]
+
+
 class ModelVersion(Base):
     __tablename__ = "model_versions"
     __table_args__ = (sa.UniqueConstraint("machine_id", "model_type", "version"),)

@@ -8,6 +8,8 @@ Writers to one machine's readings are serialised by a transaction-scoped advisor
 - any other batch goes to a temporary staging table (PostgreSQL: binary COPY; SQLite: one
   executemany) and one set-based ``INSERT … SELECT … ON CONFLICT (machine_id, ts) DO UPDATE`` merges it.
 
+The machine's reading statistics (``reading_stats``) are updated in the same transaction.
+
 Measured on 1M rows: ``INSERT … SELECT`` takes ~3.3 s, the same with ``ON CONFLICT DO UPDATE`` ~9.9 s
 (speculative insertion per row), raw COPY ~4.6 s — hence the fast path. Re-sending a batch updates
 instead of duplicating, and a failure anywhere rolls the whole batch back with the caller's transaction.
@@ -28,6 +30,7 @@ from app.db.column_types import UtcDateTime
 from app.db.engine import copy_records
 from app.db.tables import EnergyReading
 from app.errors import InvalidInput
+from app.services.fleet import reading_stats
 
 STAGING_TABLE = "reading_staging"
 READING_FIELDS = ("ts", "energy_kwh", "production_units", "outdoor_temp_c", "is_anomaly")
@@ -126,14 +129,15 @@ async def upsert_readings(
         return IngestResult(machine_id=machine_id, inserted=0, updated=0)
     connection = await session.connection()
     postgres = connection.dialect.name == "postgresql"
+    first, last = time_range or (min(row[0] for row in rows), max(row[0] for row in rows))
     if postgres:
         await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(machine_id))))
-        first, last = time_range or (min(row[0] for row in rows), max(row[0] for row in rows))
         target = STAGING_TABLE if await _overlaps_stored(session, machine_id, first, last) else "energy_readings"
         if target == STAGING_TABLE:
             await connection.run_sync(lambda sync: _staging.create(sync))
         await _copy(session, target, machine_id, rows, on_progress)
         if target == "energy_readings":
+            await reading_stats.record_batch(session, machine_id, len(rows), first, last)
             return IngestResult(machine_id=machine_id, inserted=len(rows), updated=0)
     else:
         await connection.run_sync(lambda sync: _staging.create(sync))
@@ -162,6 +166,7 @@ async def upsert_readings(
     if not postgres:  # PostgreSQL drops it at commit (ON COMMIT DROP)
         await connection.run_sync(lambda sync: _staging.drop(sync))
     existing = int(existing or 0)
+    await reading_stats.record_batch(session, machine_id, len(rows) - existing, first, last)
     return IngestResult(machine_id=machine_id, inserted=len(rows) - existing, updated=existing)
 
 

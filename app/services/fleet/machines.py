@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,18 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.driver_reads import fetch_all
-from app.db.tables import EnergyReading, Machine
+from app.db.tables import Machine
 from app.errors import Conflict, NotFound
 from app.services.checks import require_label
 
 MAX_NAME_LENGTH = 200
-
-
-@dataclass(frozen=True)
-class ReadingStats:
-    count: int
-    first_at: datetime | None
-    last_at: datetime | None
 
 
 def normalise_name(name: str) -> str:
@@ -79,22 +70,3 @@ async def require(session: AsyncSession, machine_id: uuid.UUID, field: str = "ma
 async def get_many(session: AsyncSession, machine_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Machine]:
     rows = await session.scalars(sa.select(Machine).where(Machine.id.in_(machine_ids)))
     return {machine.id: machine for machine in rows}
-
-
-async def reading_stats(session: AsyncSession, machine_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ReadingStats]:
-    """One aggregate over the primary key index for a whole batch of machines."""
-    query = (
-        sa.select(
-            EnergyReading.machine_id,
-            sa.func.count(),
-            sa.func.min(EnergyReading.ts),
-            sa.func.max(EnergyReading.ts),
-        )
-        .where(EnergyReading.machine_id.in_(machine_ids))
-        .group_by(EnergyReading.machine_id)
-    )
-    found = {
-        machine_id: ReadingStats(count, first, last)
-        for machine_id, count, first, last in (await session.execute(query)).all()
-    }
-    return {machine_id: found.get(machine_id, ReadingStats(0, None, None)) for machine_id in machine_ids}
