@@ -59,6 +59,11 @@ class AlertType(StrEnum):
     DATA_QUALITY = "data_quality"
 
 
+#: Alerts about a machine's readings rather than one of its models: stored on its BASELINE series (an
+#: alert names a series), shown with the machine, never counted among a model's alerts.
+MACHINE_ALERT_TYPES: frozenset[AlertType] = frozenset({AlertType.DATA_QUALITY})
+
+
 class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"

@@ -12,16 +12,20 @@ machine but the controls gets one labelled event, starting at a random hour of t
 * ``sensor_offset``   — the outdoor temperature sensor reads 5 °C high (weather-driven machines);
 * ``stuck_meter``     — the energy reading frozen for 48 h;
 * ``gap``             — no readings for 12 h;
+* ``silent``          — no readings from then on: the meter goes silent until the end;
 * ``production_mix``  — 50 % more units for the same energy (a lighter product).
 
 Monitoring runs as in production, once per day of data: the evaluation of ``monitoring``
-(``evaluation.evaluate``: metrics over the last day, data drift over the last week, CUSUM) and the
-data-quality check of new readings with its look-back. A window *alerts* when any pass in it
+(``evaluation.evaluate``: metrics over the last day, data drift over the last week, CUSUM; only when
+new readings arrived) and the data-quality check of new readings with its look-back, plus the open
+gap since the meter's last reading measured against the fleet's data clock (the end of the day: the
+other meters keep reporting). A window *alerts* when any pass in it
 raises a WARNING or CRITICAL condition. Positive windows: from the event's window on (persistent
 events), or the event's window and the next (stuck meter, gap). Reported: precision of alerting
 windows, recall (events detected within two windows) and windows to detection — and, on the same
 weekly windows against the same training data, Evidently's ``DataDriftPreset`` with its defaults
-(a window alerts when its dataset-drift rule fires: half of the columns drifted).
+(a window alerts when its dataset-drift rule fires: half of the columns drifted; a window without
+readings gives it nothing to compare, so it does not alert).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import pandas as pd
 from app.enums import ModelType
 from app.ml.drift import ErrorMetrics, build_reference_profile
 from app.ml.model_types import get_model_type
-from app.ml.quality import QualityThresholds, find_issues
+from app.ml.quality import QualityThresholds, find_issues, open_gap
 from app.ml.synthetic import DEMO_FLEET, LevelShift, MachineProfile, StuckMeter, TemperatureShift, generate_readings
 from app.ml.validation import train_and_validate
 from app.services.tracking.evaluation import evaluate
@@ -70,6 +74,9 @@ for key in keys:
     cur = {c: data[key + "|cur|" + c] for c in ("energy_kwh", "production_units", "outdoor_temp_c")}
     ref = pd.DataFrame({c: v for c, v in ref.items() if np.isfinite(v).any()})
     cur = pd.DataFrame({c: cur[c] for c in ref.columns})
+    if len(cur) < 2:  # no readings in the window: nothing to compare
+        out[key] = {"count": 0, "share": 0.0}
+        continue
     metrics = Report([DataDriftPreset()]).run(cur, ref).dict()["metrics"]
     value = next(m["value"] for m in metrics if "DriftedColumnsCount" in m["metric_name"])
     out[key] = {"count": int(value["count"]), "share": float(value["share"])}
@@ -101,6 +108,8 @@ def build(profile: MachineProfile, seed: int, event: str | None) -> Machine:
         frame = StuckMeter(onset, 48).apply(frame)
     elif event == "gap":
         frame = frame.loc[(frame.index <= onset) | (frame.index > onset + pd.Timedelta(hours=12))]
+    elif event == "silent":
+        frame = frame.loc[frame.index <= onset]
     elif event == "production_mix":
         frame.loc[frame.index > onset, "production_units"] *= 1.5
     return Machine(f"{profile.name}#{seed}", profile, seed, event, onset if event else None, frame)
@@ -112,6 +121,7 @@ def fleet(per_event: int, controls: int) -> list[Machine]:
         "sensor_offset": [p for p in DEMO_FLEET if p.reports_temperature],
         "stuck_meter": DEMO_FLEET,
         "gap": DEMO_FLEET,
+        "silent": DEMO_FLEET,
         "production_mix": [p for p in DEMO_FLEET if p.reports_production],
     }
     machines, seed = [], 100
@@ -145,20 +155,28 @@ def monitor(machine: Machine, verbose: bool = False) -> list[bool]:
     for day in range(WINDOWS * 7):
         end = TRAINED_TO + pd.Timedelta(days=day + 1)
         reporting = frame.loc[(frame.index > TRAINED_TO) & (frame.index <= end)]
-        drift_frame = frame.loc[(frame.index > end - WINDOW) & (frame.index <= end)]  # as monitoring reads it
-        evaluation = evaluate(model, profile, reference, validation_frame, reporting, drift_frame, earlier, POLICY)
-        if evaluation.metrics is not None:
-            earlier = [*earlier, ErrorMetrics(*(getattr(evaluation.metrics, n) for n in METRICS))][
-                -(POLICY.consecutive_windows - 1) :
-            ]
-        recent = frame.loc[(frame.index > checked_to - LOOK_BACK) & (frame.index <= end)]
-        quality = [issue for issue in find_issues(recent, thresholds) if issue.end > checked_to]
-        checked_to = end
-        if evaluation.data_drift.detected or evaluation.concept_drift or quality:
+        latest = reporting.index.max()
+        new = latest > checked_to
+        evaluation = None
+        if new:  # monitoring evaluates a champion only when new readings arrived
+            drift_frame = frame.loc[(frame.index > end - WINDOW) & (frame.index <= end)]  # as monitoring reads it
+            evaluation = evaluate(model, profile, reference, validation_frame, reporting, drift_frame, earlier, POLICY)
+            if evaluation.metrics is not None:
+                earlier = [*earlier, ErrorMetrics(*(getattr(evaluation.metrics, n) for n in METRICS))][
+                    -(POLICY.consecutive_windows - 1) :
+                ]
+        recent = frame.loc[(frame.index > min(checked_to, latest) - LOOK_BACK) & (frame.index <= latest)]
+        quality = [issue for issue in find_issues(recent, thresholds) if issue.end > checked_to] if new else []
+        silent = open_gap(recent.index, end, thresholds)  # the fleet's data clock: the other meters' end of day
+        quality += [silent] if silent is not None else []
+        checked_to = max(checked_to, latest)
+        drifted = evaluation is not None and (evaluation.data_drift.detected or evaluation.concept_drift)
+        if drifted or quality:
             alerting[day // 7] = True
             if verbose:
-                reasons = [f"DRIFT {f.feature}: {f.explanation}" for f in evaluation.data_drift.features if f.drifted]
-                reasons += ["DEGRADATION"] if evaluation.concept_drift else []
+                features = evaluation.data_drift.features if evaluation is not None else ()
+                reasons = [f"DRIFT {f.feature}: {f.explanation}" for f in features if f.drifted]
+                reasons += ["DEGRADATION"] if evaluation is not None and evaluation.concept_drift else []
                 reasons += [f"DATA_QUALITY {issue.describe()}" for issue in quality]
                 print(f"{machine.name} ({machine.event}) day {day} window {day // 7}: {' | '.join(reasons)}")
     return alerting

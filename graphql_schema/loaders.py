@@ -79,6 +79,7 @@ class Loaders:
     reading_stats = _OnFirstUse(machine_reading_stats.of_machines)
     latest_performance = _OnFirstUse(performance.latest_for_series)
     open_alerts = _OnFirstUse(alerts.open_alerts_of_series, list)
+    machine_alerts = _OnFirstUse(alerts.open_alerts_of_machines, list)
     policy = _OnFirstUse(policies.get_many)
     champion = _OnFirstUse(registry.champions)
     version = _OnFirstUse(registry.get_versions)

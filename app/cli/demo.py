@@ -165,7 +165,10 @@ async def build(
         await _record_change(resources, machine_ids[CHANGED_MACHINE], end, progress)
 
     async with resources.reads() as session:
-        unresolved = await alerts.open_alerts_of_series(session, series)
+        unresolved = [
+            *(await alerts.open_alerts_of_series(session, series)).values(),
+            *(await alerts.open_alerts_of_machines(session, list(machine_ids.values()))).values(),
+        ]
         trained = await session.scalar(
             sa.select(sa.func.count())
             .select_from(TrainingJob)
@@ -176,7 +179,7 @@ async def build(
         readings=sum(len(frame) for frame in frames.values()),
         models_trained=int(trained or 0),
         evaluations=evaluations,
-        open_alerts=dict(Counter(alert.alert_type.name for found in unresolved.values() for alert in found)),
+        open_alerts=dict(Counter(alert.alert_type.name for found in unresolved for alert in found)),
         ab_test_id=ab_test,
     )
 

@@ -5,7 +5,9 @@ fixed numbers, because what is normal differs by meter: an hourly meter silent f
 gap, a 15-minute meter silent for six hours has lost 24 readings, a daily meter has not missed one.
 
 * **gap** — consecutive readings further apart than ``gap_intervals`` times the usual interval
-  (the median spacing, which outages do not move);
+  (the median spacing, which outages do not move); a gap still **open** — the meter silent since
+  its last reading for longer than that, measured against the data clock (``open_gap``) — is found
+  while the silence lasts, not only once readings resume;
 * **stuck** — the same value, to the last digit, for longer than ``stuck_hours``, at a value the
   machine does not otherwise sit at: an idle machine that reads exactly 0 kWh every night and every
   Sunday is not stuck at 0, while a meter repeating 87.34 kWh for two days is;
@@ -67,6 +69,8 @@ class QualityIssue:
     limit: float
     #: The repeated value of a stuck run, the reading after a jump; None for a gap.
     reading: float | None = None
+    #: A gap still open: ``start`` is the last reading, ``end`` the data clock it was measured against.
+    still_open: bool = False
 
     @property
     def hours(self) -> float:
@@ -75,6 +79,11 @@ class QualityIssue:
     def describe(self) -> str:
         """Plain words for an energy manager, with the time range."""
         span = f"{_when(self.start)} – {_when(self.end)}"
+        if self.kind is IssueKind.GAP and self.still_open:
+            return (
+                f"no readings since {_when(self.start)} ({self.value:.1f} h by {_when(self.end)}, the fleet's latest "
+                f"data; at most {self.limit:.1f} h expected)"
+            )
         if self.kind is IssueKind.GAP:
             return f"no readings for {self.value:.1f} h ({span}; at most {self.limit:.1f} h expected)"
         if self.kind is IssueKind.STUCK:
@@ -93,6 +102,7 @@ class QualityIssue:
             "value": self.value,
             "limit": self.limit,
             "reading": self.reading,
+            "open": self.still_open,
             "description": self.describe(),
         }
 
@@ -140,6 +150,28 @@ def find_issues(frame: pd.DataFrame, thresholds: QualityThresholds | None = None
     confirmed = labelled.astype("boolean").fillna(False).to_numpy(dtype=bool)
     issues += _jumps(frame["energy_kwh"], confirmed, usual_interval(frame.index), thresholds)
     return sorted(issues, key=lambda issue: (issue.start, issue.kind.value))
+
+
+def open_gap(
+    index: pd.DatetimeIndex, clock: pd.Timestamp, thresholds: QualityThresholds | None = None
+) -> QualityIssue | None:
+    """The gap still open at ``clock`` after the meter's last reading in ``index``, or None.
+
+    ``clock`` is the data time the silence is measured against (the monitoring service passes the
+    fleet's newest reading); ``index`` the machine's recent readings, from which its usual interval is
+    taken. The allowance is the one closed gaps are judged by, so a gap is the same finding whether
+    readings have resumed or not.
+    """
+    thresholds = thresholds or QualityThresholds()
+    if len(index) < MIN_READINGS:
+        return None
+    last = index.max()
+    limit = thresholds.gap_intervals * usual_interval(index.sort_values())
+    if clock - last <= limit:
+        return None
+    hours = pd.Timedelta(hours=1)
+    silence = (clock - last) / hours
+    return QualityIssue(IssueKind.GAP, "energy_kwh", last, clock, silence, limit / hours, still_open=True)
 
 
 def _gaps(index: pd.DatetimeIndex, thresholds: QualityThresholds) -> list[QualityIssue]:

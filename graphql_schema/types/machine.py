@@ -46,6 +46,13 @@ class Machine:
     async def interventions(self, info: Info) -> list[Intervention]:
         return [Intervention.from_view(view) for view in await info.context.loaders.interventions.load(self.id)]
 
+    @strawberry.field(
+        description="Unresolved alerts about the machine's readings rather than one of its models (DATA_QUALITY), "
+        "most severe first: each appears here once, not among any series' openAlerts."
+    )
+    async def open_alerts(self, info: Info) -> list[Alert]:
+        return [Alert.from_row(row) for row in await info.context.loaders.machine_alerts.load(self.id)]
+
     @strawberry.field(description="One series per model type, whether or not it has been trained yet.")
     def models(self) -> list[ModelSeries]:
         return [ModelSeries(machine_id=self.id, model_type=model_type) for model_type in enums.ModelType]
@@ -97,7 +104,7 @@ class ModelSeries:
         rows = await info.context.loaders.training_jobs.load((*self.key, list_limit(info, limit, 20)))
         return [TrainingJob.from_row(row) for row in rows]
 
-    @strawberry.field
+    @strawberry.field(description="Unresolved alerts about this model; the machine's readings are Machine.openAlerts.")
     async def open_alerts(self, info: Info) -> list[Alert]:
         return [Alert.from_row(row) for row in await info.context.loaders.open_alerts.load(self.key)]
 

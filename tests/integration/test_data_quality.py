@@ -2,6 +2,9 @@
 
 - a stuck meter raises one DATA_QUALITY alert naming its time range, and it resolves itself once
   the new readings are clean again;
+- a meter that goes silent and stays silent raises it while the silence lasts, measured against the
+  fleet's data clock (the other meters keep reporting), escalates as it grows, and resolves once
+  the readings resume, backfilled or not; the control meter stays quiet;
 - the trend is ordered by the data window it describes, not by when it was computed;
 - a series' latest performance is its champion's, never an unpromoted candidate's.
 """
@@ -17,16 +20,19 @@ import sqlalchemy as sa
 
 from app.db.engine import transaction
 from app.db.tables import Alert, ModelVersion, PerformanceMetrics
-from app.enums import AlertStatus, AlertType, MetricsSource, ModelType, VersionStage
+from app.enums import AlertStatus, AlertType, MetricsSource, ModelType, Severity, VersionStage
 from app.runtime.resources import Resources
 from app.services.tracking import monitoring
 from tests.integration.test_monitoring import champion_on, compressor_frame
-from tests.seeding import ingest_frame
+from tests.seeding import ingest_frame, machine_with_frame
 from tests.support import data_of, graphql
 
 SERIES = """query($m: UUID!) { machine(id: $m) { models { modelType
   latestPerformance { id source modelVersion windowEnd cvRmse }
   performanceTrend(days: 400) { source modelVersion windowStart windowEnd evaluatedAt } } } }"""
+
+MACHINE_ALERTS = """query($m: UUID!) { machine(id: $m) { openAlerts { id alertType }
+  models { modelType openAlerts { id } } } }"""
 
 
 async def _alerts(resources: Resources, machine_id: uuid.UUID) -> list[Alert]:
@@ -60,6 +66,71 @@ async def test_a_stuck_meter_raises_one_alert_with_its_range_and_resolves_when_c
     assert "energy_kwh stuck at" in alert.message and "48.0 h" in alert.message
     assert resolved.id == alert.id and resolved.status is AlertStatus.RESOLVED
     assert "clean again" in (resolved.resolution_note or "")
+
+
+async def test_a_silent_meter_raises_while_it_stays_silent_and_resolves_when_readings_resume(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    frame = compressor_frame(36)
+    silent_id = await champion_on(client, resources, "silent-compressor", frame, training_days=30)
+    control_id = await champion_on(client, resources, "reporting-compressor", frame, training_days=30)
+    day = 24
+
+    async def report(machine_ids: list[uuid.UUID], start: int, end: int) -> None:
+        for machine_id in machine_ids:
+            await ingest_frame(resources, machine_id, frame.iloc[start * day : end * day])
+        await monitoring.evaluate_all(resources)
+
+    await report([silent_id, control_id], 30, 31)
+    last = frame.index[31 * day - 1]
+    await report([control_id], 31, 32)  # the silent meter's last reading stays at `last`
+    (alert,) = await _alerts(resources, silent_id)
+    shown = data_of(await graphql(client, MACHINE_ALERTS, {"m": str(silent_id)}))["machine"]
+    await report([control_id], 32, 34)
+    (grown,) = await _alerts(resources, silent_id)
+    await report([silent_id], 31, 34)  # backfilled up to the data clock
+    await report([silent_id, control_id], 34, 35)
+    (resolved,) = await _alerts(resources, silent_id)
+
+    assert await _alerts(resources, control_id) == []
+    assert alert.status is AlertStatus.OPEN and alert.severity is Severity.CRITICAL  # 24 h: a day of readings
+    assert alert.model_type is ModelType.BASELINE
+    assert pd.Timestamp(alert.details["window_start"]) == last
+    assert pd.Timestamp(alert.details["window_end"]) == frame.index[32 * day - 1]
+    assert alert.details["issues"][0]["open"] is True
+    assert alert.message.startswith("Meter silent: no readings since")
+    # The meter's fault is the machine's: shown once with it, not among any model's alerts.
+    assert [item["id"] for item in shown["openAlerts"]] == [str(alert.id)]
+    assert all(series["openAlerts"] == [] for series in shown["models"])
+    assert grown.id == alert.id and grown.occurrences > alert.occurrences
+    assert pd.Timestamp(grown.details["window_end"]) == frame.index[34 * day - 1]
+    assert resolved.id == alert.id and resolved.status is AlertStatus.RESOLVED
+
+
+async def test_a_silence_shorter_than_the_allowance_raises_nothing_and_resumed_readings_close_the_gap(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    frame = compressor_frame(34)
+    meter_id = await champion_on(client, resources, "late-compressor", frame, training_days=30)
+    clock_id = await machine_with_frame(resources, "clock-meter", frame.iloc[: 31 * 24 + 4])
+    await ingest_frame(resources, meter_id, frame.iloc[30 * 24 : 31 * 24])
+    await monitoring.evaluate_all(resources)  # silent for 4 h: within the 6 h allowance
+    assert await _alerts(resources, meter_id) == []
+
+    await ingest_frame(resources, clock_id, frame.iloc[31 * 24 + 4 : 31 * 24 + 12])  # 12 h silent
+    await monitoring.evaluate_all(resources)
+    (open_gap,) = await _alerts(resources, meter_id)
+    await ingest_frame(resources, meter_id, frame.iloc[32 * 24 : 33 * 24])  # resumes, the gap not backfilled
+    await monitoring.evaluate_all(resources)
+    (closed,) = await _alerts(resources, meter_id)
+    await ingest_frame(resources, meter_id, frame.iloc[33 * 24 :])
+    await monitoring.evaluate_all(resources)
+    (aged,) = await _alerts(resources, meter_id)
+
+    assert open_gap.severity is Severity.WARNING and open_gap.details["issues"][0]["open"] is True
+    assert closed.status is AlertStatus.OPEN and closed.details["issues"][0]["open"] is False
+    assert pd.Timestamp(closed.details["issues"][0]["end"]) == frame.index[32 * 24]
+    assert aged.id == open_gap.id and aged.status is AlertStatus.RESOLVED
 
 
 async def test_the_trend_is_on_data_time_and_latest_is_the_champions_never_a_candidates(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.ml.quality import IssueKind, QualityThresholds, faulty_readings, find_issues
+from app.ml.quality import IssueKind, QualityThresholds, faulty_readings, find_issues, open_gap
 from app.ml.synthetic import DEMO_FLEET, generate_readings
 
 PRESS, COMPRESSOR = DEMO_FLEET[0], DEMO_FLEET[2]
@@ -31,6 +31,26 @@ def test_a_silence_longer_than_the_policy_allows_is_a_gap_with_its_time_range() 
         (IssueKind.GAP, frame.index[99], frame.index[110], 11.0)
     ]
     assert "no readings for 11.0 h" in issues[0].describe()
+
+
+def test_a_meter_silent_since_its_last_reading_is_an_open_gap_measured_on_the_data_clock() -> None:
+    frame = _frame()
+    last = frame.index[-1]
+
+    silent = open_gap(frame.index, last + pd.Timedelta(hours=30), QualityThresholds(gap_intervals=6))
+
+    assert silent is not None and silent.still_open and silent.kind is IssueKind.GAP
+    assert (silent.start, silent.end, silent.value, silent.limit) == (last, last + pd.Timedelta(hours=30), 30.0, 6.0)
+    assert silent.describe().startswith("no readings since") and silent.to_dict()["open"] is True
+
+
+def test_a_meter_that_reported_within_the_allowance_has_no_open_gap() -> None:
+    frame = _frame()
+    assert open_gap(frame.index, frame.index[-1], QualityThresholds(gap_intervals=6)) is None  # the control
+    assert open_gap(frame.index, frame.index[-1] + pd.Timedelta(hours=6)) is None
+    daily = _frame(days=60).resample("D").sum().index
+    assert open_gap(daily, daily[-1] + pd.Timedelta(days=2)) is None  # two days are nothing for a daily meter
+    assert open_gap(daily, daily[-1] + pd.Timedelta(days=7)) is not None
 
 
 def test_a_short_outage_within_the_allowance_is_not_a_gap() -> None:

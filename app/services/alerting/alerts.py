@@ -19,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.constants import ALERTS_CHANNEL, SYSTEM_ACTOR
 from app.db.engine import changed_rows, dialect_insert
 from app.db.tables import UNRESOLVED_ALERT_CONDITION, Alert
-from app.enums import SEVERITY_RANK, UNRESOLVED_ALERT_STATUSES, AlertStatus, AlertType, ModelType, Severity
+from app.enums import (
+    MACHINE_ALERT_TYPES,
+    SEVERITY_RANK,
+    UNRESOLVED_ALERT_STATUSES,
+    AlertStatus,
+    AlertType,
+    ModelType,
+    Severity,
+)
 from app.errors import Conflict, NotFound
 from app.services.alerting import notifications
 from app.services.checks import require_limit, require_text
@@ -164,16 +172,37 @@ async def list_alerts(
 async def open_alerts_of_series(
     session: AsyncSession, keys: Sequence[tuple[uuid.UUID, ModelType]]
 ) -> dict[tuple[uuid.UUID, ModelType], list[Alert]]:
-    machine_ids = {machine_id for machine_id, _ in keys}
-    rows = await session.scalars(
-        sa.select(Alert)
-        .where(Alert.machine_id.in_(machine_ids), Alert.status.in_(UNRESOLVED_ALERT_STATUSES))
-        .order_by(_severity_rank_sql(Alert.severity).desc(), Alert.last_seen_at.desc())
-    )
+    """Each series' unresolved alerts about its model (a machine's readings are ``open_alerts_of_machines``)."""
+    rows = await _unresolved(session, {machine_id for machine_id, _ in keys}, machine_level=False)
     grouped: dict[tuple[uuid.UUID, ModelType], list[Alert]] = {key: [] for key in keys}
     for row in rows:
         grouped.setdefault((row.machine_id, row.model_type), []).append(row)
     return grouped
+
+
+async def open_alerts_of_machines(
+    session: AsyncSession, machine_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Alert]]:
+    """Each machine's unresolved alerts about the machine itself (``MACHINE_ALERT_TYPES``): once per machine."""
+    grouped: dict[uuid.UUID, list[Alert]] = {machine_id: [] for machine_id in machine_ids}
+    for row in await _unresolved(session, set(machine_ids), machine_level=True):
+        grouped.setdefault(row.machine_id, []).append(row)
+    return grouped
+
+
+async def _unresolved(session: AsyncSession, machine_ids: set[uuid.UUID], machine_level: bool) -> Sequence[Alert]:
+    kinds = Alert.alert_type.in_(MACHINE_ALERT_TYPES)
+    return (
+        await session.scalars(
+            sa.select(Alert)
+            .where(
+                Alert.machine_id.in_(machine_ids),
+                Alert.status.in_(UNRESOLVED_ALERT_STATUSES),
+                kinds if machine_level else ~kinds,
+            )
+            .order_by(_severity_rank_sql(Alert.severity).desc(), Alert.last_seen_at.desc())
+        )
+    ).all()
 
 
 async def acknowledge(session: AsyncSession, alert_id: uuid.UUID, by: str | None) -> Alert:

@@ -5,10 +5,16 @@ the readings that arrived since the last check plus ``LOOK_BACK`` before them (t
 machine's usual cadence and steps are measured on, and which lets a stuck run or a gap that began
 earlier be joined), and remembers the newest reading it has seen in ``machines.quality_checked_to``.
 
-A finding reaching into the new readings raises (or folds into) the machine's one unresolved
-DATA_QUALITY alert; a pass whose new readings are clean resolves it. The alert belongs to the
-machine's first monitored series (in model-type order: BASELINE first), whose policy holds the
-thresholds, since the readings are the machine's, not one model's.
+A meter that goes silent has no new readings to check, so each pass also measures the silence since
+its last reading against the **data clock**: the fleet's newest reading, which keeps moving while the
+other meters report. Wall-clock time is not used: imported history, a replay and batch deliveries all
+arrive later than they were measured, and would read as silence (docs/drift.md, "Data quality").
+
+A finding reaching into the new readings, or a gap still open, raises (or folds into) the machine's
+one unresolved DATA_QUALITY alert; a pass whose new readings are clean resolves it. A data-quality
+fault is the machine's meter's, not one model's: the alert is stored on the machine's BASELINE series
+(an alert names a series; ``CARRIER`` is the fixed one, whose policy holds the thresholds), and the
+API and dashboard show it with the machine rather than with a model.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.engine import transaction
 from app.db.tables import Machine, ModelVersion
 from app.enums import AlertType, ModelType, Severity, VersionStage
-from app.ml.quality import QualityIssue, QualityThresholds, find_issues
+from app.ml.quality import QualityIssue, QualityThresholds, find_issues, open_gap
 from app.services.alerting import alerts
 from app.services.fleet import readings
 from app.services.tracking import policies
@@ -36,6 +42,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("kilowatch.quality")
 
+#: The series a machine's DATA_QUALITY alert is stored on, and whose policy holds the thresholds.
+CARRIER = ModelType.BASELINE
 #: History read before the new readings: long enough for the usual cadence and steps to be the machine's.
 LOOK_BACK = timedelta(days=7)
 #: Most new readings one pass reads (a year imported at once is checked over its newest month).
@@ -45,48 +53,53 @@ CRITICAL_HOURS = 24.0
 
 
 async def check_all(resources: Resources) -> int:
-    """Check every monitored machine's new readings; returns how many machines were checked."""
+    """Check every monitored machine's new readings and silence; returns how many machines were checked."""
     async with resources.reads() as session:
-        rows = (
-            await session.execute(
-                sa.select(ModelVersion.machine_id, ModelVersion.model_type).where(
-                    ModelVersion.stage == VersionStage.CHAMPION
-                )
+        monitored = (
+            await session.scalars(
+                sa.select(ModelVersion.machine_id).where(ModelVersion.stage == VersionStage.CHAMPION).distinct()
             )
         ).all()
-    owners: dict[uuid.UUID, ModelType] = {}
-    order = list(ModelType)
-    for machine_id, model_type in rows:
-        current = owners.get(machine_id)
-        if current is None or order.index(model_type) < order.index(current):
-            owners[machine_id] = model_type
+        latest = await readings.latest_instants(session)
+    clock = max((instant for instant in latest.values() if instant is not None), default=None)
     checked = 0
-    for machine_id, model_type in owners.items():
+    for machine_id in monitored:
         try:
-            checked += await check_machine(resources, machine_id, model_type)
+            checked += await check_machine(resources, machine_id, latest.get(machine_id), clock)
         except Exception:  # one machine's broken data must not stop the others
             logger.exception("data-quality check of machine %s failed", machine_id)
     return checked
 
 
-async def check_machine(resources: Resources, machine_id: uuid.UUID, model_type: ModelType) -> bool:
-    """Check the readings newer than the last check; False when there were none."""
+async def check_machine(
+    resources: Resources, machine_id: uuid.UUID, latest: datetime | None, clock: datetime | None
+) -> bool:
+    """Check the readings newer than the last check and the silence since ``latest`` at ``clock``.
+
+    False when there was nothing to check: no new readings and no gap open.
+    """
+    if latest is None or clock is None:
+        return False
     async with resources.reads() as session:
-        latest = await readings.latest_instant(session, machine_id)
         checked_to = await session.scalar(sa.select(Machine.quality_checked_to).where(Machine.id == machine_id))
-        if latest is None or (checked_to is not None and latest <= checked_to):
-            return False
-        settings = (await policies.get(session, machine_id, model_type)).settings
-        new_from = max(checked_to or latest - LOOK_BACK, latest - MAX_NEW)
+        new = checked_to is None or latest > checked_to
+        settings = (await policies.get(session, machine_id, CARRIER)).settings
+        new_from = max(checked_to or latest - LOOK_BACK, latest - MAX_NEW) if new else latest
         frame = await readings.window_frame(session, machine_id, new_from - LOOK_BACK, latest)
     thresholds = QualityThresholds(settings.gap_intervals, settings.stuck_hours, settings.jump_factor)
-    issues = await asyncio.to_thread(find_issues, frame, thresholds)
+    issues = await asyncio.to_thread(find_issues, frame, thresholds) if new else []
     fresh = [issue for issue in issues if issue.end > pd.Timestamp(new_from)]
+    silent = open_gap(frame.index, pd.Timestamp(clock), thresholds)
+    if silent is not None:
+        fresh = [silent, *fresh]  # the silence is what is happening now
+    elif not new:
+        return False
     async with transaction(resources.sessions) as session:
-        raised = await _raise(session, resources, machine_id, model_type, fresh) if fresh else None
+        raised = await _raise(session, resources, machine_id, fresh) if fresh else None
         if raised is None:
-            await _resolve(session, machine_id, model_type, latest)
-        await session.execute(sa.update(Machine).where(Machine.id == machine_id).values(quality_checked_to=latest))
+            await _resolve(session, machine_id, latest)
+        if new:
+            await session.execute(sa.update(Machine).where(Machine.id == machine_id).values(quality_checked_to=latest))
     await alerts.publish(resources, raised)
     return True
 
@@ -95,7 +108,6 @@ async def _raise(
     session: AsyncSession,
     resources: Resources,
     machine_id: uuid.UUID,
-    model_type: ModelType,
     issues: list[QualityIssue],
 ) -> alerts.RaisedAlert:
     worst = max(issues, key=lambda issue: issue.hours)
@@ -106,10 +118,10 @@ async def _raise(
     return await alerts.raise_alert(
         session,
         machine_id=machine_id,
-        model_type=model_type,
+        model_type=CARRIER,
         alert_type=AlertType.DATA_QUALITY,
         severity=severity,
-        message=f"Readings look wrong: {shown}{more}",
+        message=f"{'Meter silent' if worst.still_open else 'Readings look wrong'}: {shown}{more}",
         details={
             "window_start": start.isoformat(),
             "window_end": end.isoformat(),
@@ -120,7 +132,7 @@ async def _raise(
     )
 
 
-async def _resolve(session: AsyncSession, machine_id: uuid.UUID, model_type: ModelType, clean_to: datetime) -> None:
+async def _resolve(session: AsyncSession, machine_id: uuid.UUID, clean_to: datetime) -> None:
     await alerts.resolve_by_system(
-        session, machine_id, model_type, AlertType.DATA_QUALITY, f"Readings clean again up to {clean_to.isoformat()}"
+        session, machine_id, CARRIER, AlertType.DATA_QUALITY, f"Readings clean again up to {clean_to.isoformat()}"
     )

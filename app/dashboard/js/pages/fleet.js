@@ -5,7 +5,7 @@ import { MISSING, enumLabel, integer, modelTypeLabel, timeElement } from "../for
 import { graphql } from "../graphql.js";
 import { modelHref } from "../router.js";
 import { emptyView, load } from "../states.js";
-import { METRICS, assessAlerts, levelBadge, metricBadge } from "../thresholds.js";
+import { METRICS, SEVERITY_LEVELS, assessAlerts, levelBadge, metricBadge } from "../thresholds.js";
 
 /** One query for the whole fleet; the server batches the nested per-series fields. */
 const FLEET_QUERY = `
@@ -15,6 +15,7 @@ const FLEET_QUERY = `
       name
       readingsCount
       lastReadingAt
+      openAlerts { id severity alertType message }
       models {
         modelType
         champion { id version }
@@ -109,6 +110,7 @@ function machineRows(machine) {
               machine.lastReadingAt
                 ? h("span", { class: "machine-meta" }, "last ", timeElement(machine.lastReadingAt))
                 : null,
+              readingsAlert(machine.openAlerts),
             )
           : null,
         h("td", {}, h("a", { href: modelHref(machine.id, series.modelType) }, modelTypeLabel(series.modelType))),
@@ -137,6 +139,17 @@ function alertCount(alerts) {
   const { level, note } = assessAlerts(alerts);
   const badge = levelBadge(level, String(alerts.length), note);
   return alerts.length ? h("a", { href: "#/alerts", class: "plain-link" }, badge) : badge;
+}
+
+/** An alert about the machine's readings (a silent or stuck meter): once per machine, beside its name. */
+function readingsAlert(alerts) {
+  if (alerts.length === 0) return null;
+  const worst = alerts[0]; // most severe first
+  return h(
+    "a",
+    { href: "#/alerts", class: "plain-link machine-meta", "data-machine-alerts": String(alerts.length) },
+    levelBadge(SEVERITY_LEVELS[worst.severity], enumLabel(worst.alertType), worst.message),
+  );
 }
 
 /** The data the shown numbers describe: up to when, from which source, of which version (the champion's). */

@@ -22,7 +22,10 @@ import { VERSION_FIELDS, versionsView } from "./model-versions.js";
 const SERIES = `
   query ModelPage($machineId: UUID!, $modelType: ModelType!) {
     modelSeries(machineId: $machineId, modelType: $modelType) {
-      machine { id name readingsCount firstReadingAt lastReadingAt }
+      machine {
+        id name readingsCount firstReadingAt lastReadingAt
+        openAlerts { id severity alertType status message createdAt }
+      }
       champion { id version }
       latestPerformance { evaluatedAt source sampleCount modelVersion rSquared cvRmse nmbe mape driftScore }
       policy { maxCvRmse maxAbsNmbe minRSquared psiWarning psiCritical autoRetrain retrainCooldownHours isDefault }
@@ -106,7 +109,7 @@ export function renderModel(container, { machineId, modelType }) {
     fill(summary, summaryView(series));
     fill(versionsBody, versionsView(series, versionsFeedback, reloadAll));
     fill(historyBody, historyView(series.championHistory));
-    fill(alertsBody, alertsView(series.openAlerts));
+    fill(alertsBody, alertsView(series.openAlerts, series.machine.openAlerts));
     if (!training) drawSections();
     training.setJobs(series.trainingJobs);
   }
@@ -214,23 +217,25 @@ function fact(term, ...description) {
   return h("div", { class: "fact" }, h("dt", {}, term), h("dd", {}, ...description));
 }
 
-function alertsView(alerts) {
-  if (alerts.length === 0) return emptyView("No open alerts for this model.");
+/** The model's alerts, and the machine's own (its readings), which concern every model of the machine. */
+function alertsView(alerts, machineAlerts) {
+  if (alerts.length === 0 && machineAlerts.length === 0) return emptyView("No open alerts for this model.");
+  const item = (alert, scope) =>
+    h(
+      "li",
+      { "data-alert-scope": scope },
+      levelBadge(SEVERITY_LEVELS[alert.severity], enumLabel(alert.severity)),
+      ` ${enumLabel(alert.alertType)}${scope === "machine" ? " of the machine's readings" : ""} · ${enumLabel(alert.status)} · `,
+      alert.message,
+      " · ",
+      timeElement(alert.createdAt),
+    );
   return [
     h(
       "ul",
       { class: "compact-list" },
-      alerts.map((alert) =>
-        h(
-          "li",
-          {},
-          levelBadge(SEVERITY_LEVELS[alert.severity], enumLabel(alert.severity)),
-          ` ${enumLabel(alert.alertType)} · ${enumLabel(alert.status)} · `,
-          alert.message,
-          " · ",
-          timeElement(alert.createdAt),
-        ),
-      ),
+      machineAlerts.map((alert) => item(alert, "machine")),
+      alerts.map((alert) => item(alert, "model")),
     ),
     h("p", {}, h("a", { href: "#/alerts" }, "Acknowledge or resolve them on the Alerts page")),
   ];
