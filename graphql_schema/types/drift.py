@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.db import tables
+from app.ml.drift import stored_severity, window_verdict
 from graphql_schema.enums import ModelType
 
 
@@ -32,6 +33,34 @@ class FeatureDrift:
     explanation: str | None = strawberry.field(description="The verdict in plain words.")
 
 
+@strawberry.type(
+    description="The data-drift verdict of a window as the alert logic decided it: what to show instead of "
+    "colouring the raw drift score, which is a trend indicator only."
+)
+class DriftVerdict:
+    severity: str = strawberry.field(
+        description="none, info, warning or critical; a DRIFT alert is raised from warning on (info: changed, "
+        "but seen in training or barely moving predictions)."
+    )
+    feature: str | None = strawberry.field(description="The feature that decided (the most severe), if any changed.")
+    method: str | None = strawberry.field(
+        description="The criterion that decided: psi, ks, wasserstein, envelope (outside the training support) or "
+        "impact (the implied prediction shift)."
+    )
+    raises_alert: bool = strawberry.field(description="Whether this verdict raises (or keeps open) a DRIFT alert.")
+    meaning: str = strawberry.field(description="The verdict in plain words.")
+
+    @classmethod
+    def from_dict(cls, item: dict[str, Any]) -> DriftVerdict:
+        return cls(
+            severity=item["severity"],
+            feature=item["feature"],
+            method=item["method"],
+            raises_alert=item["raises_alert"],
+            meaning=item["meaning"],
+        )
+
+
 @strawberry.type
 class ConceptDrift:
     detected: bool
@@ -53,6 +82,7 @@ class DriftReport:
     sample_count: int
     drift_detected: bool
     drift_score: float
+    verdict: DriftVerdict = strawberry.field(description="The verdict the alert logic acted on (driftScore is PSI).")
     features: list[FeatureDrift]
     concept: ConceptDrift
     details: JSON = strawberry.field(
@@ -72,6 +102,7 @@ class DriftReport:
             sample_count=row.sample_count,
             drift_detected=row.drift_detected,
             drift_score=row.drift_score,
+            verdict=DriftVerdict.from_dict(window_verdict(row.features)),
             features=[_feature(item) for item in row.features],
             concept=_concept(row.concept),
             details=JSON({"features": row.features, "concept": row.concept}),
@@ -86,7 +117,7 @@ def _feature(item: dict[str, Any]) -> FeatureDrift:
         p_value=item.get("p_value"),
         threshold=item["threshold"],
         drifted=item["drifted"],
-        severity=item.get("severity", "critical" if item["drifted"] else "none"),
+        severity=stored_severity(item).value,
         role=item.get("role"),
         reference=item.get("reference"),
         impact=item.get("impact"),

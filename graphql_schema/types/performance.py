@@ -10,6 +10,7 @@ from app.db import tables
 from app.services.tracking.performance import TrendPoint
 from graphql_schema.engine.context import Info
 from graphql_schema.enums import MetricsSource, ModelType
+from graphql_schema.types.drift import DriftVerdict
 
 
 @strawberry.type(description="One evaluation of a model series; error metrics are fractions (0.12 = 12 %).")
@@ -37,6 +38,14 @@ class PerformanceMetrics:
     extra: JSON = strawberry.field(
         description="Further metrics where measured: adjusted R², WAPE, MASE, fractional savings uncertainty."
     )
+
+    @strawberry.field(
+        description="The data-drift verdict the alert logic used for this evaluation (severity, method, meaning); "
+        "driftScore is the raw PSI beside it. Null where no drift check ran or it predates verdicts."
+    )
+    def drift_verdict(self) -> DriftVerdict | None:
+        stored = self.extra.get("drift_verdict") if isinstance(self.extra, dict) else None
+        return DriftVerdict.from_dict(stored) if stored else None
 
     @strawberry.field(description="Version number of the evaluated model version.")
     async def model_version(self, info: Info) -> int | None:

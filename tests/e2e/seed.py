@@ -99,7 +99,13 @@ async def machine_with_readings(
     machine_id = (await graphql_data(client, REGISTER, {"name": name or profile.name}))["registerMachine"]["id"]
     start = pd.Timestamp(datetime.now(UTC) - timedelta(days=days)).floor("h").tz_localize(None)
     frame = generate_readings(profile, start, days=days, seed=seed)
-    readings = [
+    await graphql_data(client, INGEST, {"machineId": machine_id, "readings": reading_inputs(frame)})
+    return machine_id
+
+
+def reading_inputs(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame in the ``app.ml`` layout as ``ReadingInput`` values."""
+    return [
         {
             "timestamp": timestamp.isoformat(),
             "energyKwh": float(row.energy_kwh),
@@ -109,8 +115,6 @@ async def machine_with_readings(
         }
         for timestamp, row in frame.iterrows()
     ]
-    await graphql_data(client, INGEST, {"machineId": machine_id, "readings": readings})
-    return machine_id
 
 
 async def _record_evaluations(

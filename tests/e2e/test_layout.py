@@ -61,7 +61,7 @@ async def test_threshold_labels_of_close_lines_do_not_overlap(
     await page.set_viewport_size(WIDTHS[width])
     await page.route("**/graphql", with_drift_scores)
     await page.goto(f"{server.base_url}/#/model/{fleet.drifting_machine_id}/BASELINE")
-    chart = page.locator("figure.chart", has_text="Drift score")
+    chart = page.locator("figure.chart", has_text="Data drift")
     await expect(chart.locator(".threshold-label")).to_have_count(2)
 
     boxes = [await label.bounding_box() for label in await chart.locator(".threshold-label").all()]

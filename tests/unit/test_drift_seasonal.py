@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.ml.drift import ErrorMetrics, Severity, build_reference_profile
+from app.ml.drift import ErrorMetrics, Severity, build_reference_profile, window_verdict
 from app.ml.drift.profile import read_reference_profile
 from app.ml.drift.seasonal import comparable_reference, window_weeks
 from app.ml.model_types import get_model_type
@@ -60,6 +60,10 @@ def test_the_season_alone_raises_no_warning(profile) -> None:
         # November is colder than the training months' average, and the model has seen colder (January–March).
         temperature = {f.feature: f for f in evaluation.data_drift.features}["outdoor_temp_c"]
         assert temperature.severity in {Severity.NONE, Severity.INFO}
+        # What a dashboard shows is this verdict, not the raw PSI, which the season alone can lift.
+        verdict = window_verdict([f.to_dict() for f in evaluation.data_drift.features])
+        assert verdict["severity"] in {"none", "info"} and verdict["raises_alert"] is False
+        assert verdict["severity"] == "none" or "no alert" in verdict["meaning"]
 
 
 def test_with_a_year_of_training_a_window_is_compared_with_the_same_weeks() -> None:
@@ -104,6 +108,9 @@ def test_a_new_operating_regime_warns_through_its_impact_on_predictions() -> Non
     production = {f.feature: f for f in evaluation.data_drift.features}["production_units"]
     assert production.drifted, production.explanation
     assert production.impact is not None and abs(production.impact) >= POLICY.drift_impact_warning
+    verdict = window_verdict([f.to_dict() for f in evaluation.data_drift.features])
+    assert (verdict["feature"], verdict["raises_alert"]) == ("production_units", True)
+    assert verdict["severity"] == evaluation.data_drift.severity.value and verdict["method"] in {"impact", "envelope"}
 
 
 def test_a_temperature_sensor_reading_high_is_caught_by_the_residuals() -> None:

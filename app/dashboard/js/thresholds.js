@@ -18,6 +18,12 @@ const LEVEL_WORDS = {
   none: "no threshold",
 };
 
+/** Why R² is shown but not judged unless a policy sets a minimum (the default policy does not). */
+const R_SQUARED_NOT_JUDGED =
+  "R² is shown, not judged: over a monitoring window it compares the errors with how much consumption varied in" +
+  " that window, so a steady load gives a low or negative R² while the errors stay small. The alerts judge accuracy" +
+  " by CV(RMSE) and NMBE against the policy (ASHRAE Guideline 14) and by a level shift in the residuals.";
+
 /**
  * Each metric: how to format it, judge it, which threshold lines its trend chart draws, and the
  * largest value it can take (the chart's axis never runs past it).
@@ -29,7 +35,8 @@ export const METRICS = [
     upperBound: 1,
     format: (value) => decimal(value, 3),
     assess(value, policy) {
-      if (!isNumber(value) || !isNumber(policy.minRSquared)) return { level: "none" };
+      if (!isNumber(value)) return { level: "none" };
+      if (!isNumber(policy.minRSquared)) return { level: "none", note: R_SQUARED_NOT_JUDGED };
       const limit = decimal(policy.minRSquared, 2);
       return value < policy.minRSquared
         ? { level: "critical", note: `below the minimum ${limit}` }
@@ -37,6 +44,7 @@ export const METRICS = [
     },
     lines: (policy) =>
       isNumber(policy.minRSquared) ? [{ value: policy.minRSquared, level: "critical", label: "min" }] : [],
+    explain: (policy) => (isNumber(policy.minRSquared) ? null : R_SQUARED_NOT_JUDGED),
   },
   {
     key: "cvRmse",
@@ -77,21 +85,52 @@ export const METRICS = [
   },
   {
     key: "driftScore",
-    label: "Drift score",
+    label: "Data drift",
     format: (value) => decimal(value, 3),
-    assess: assessDriftScore,
+    /** Judged by the verdict the alert logic used (`driftVerdict` of the same evaluation), never by the raw PSI. */
+    assess: (value, policy, evaluation) => assessDriftVerdict(evaluation?.driftVerdict),
+    badge: (value, evaluation) => driftVerdictBadge(evaluation?.driftVerdict, value),
+    /** The policy's PSI levels of a material and a large change: reference lines, not alert limits. */
     lines: (policy) => [
-      { value: policy.psiWarning, level: "warning", label: "warning" },
-      { value: policy.psiCritical, level: "critical", label: "critical" },
+      { value: policy.psiWarning, level: "none", label: `PSI ${policy.psiWarning} material` },
+      { value: policy.psiCritical, level: "none", label: `PSI ${policy.psiCritical} large` },
     ],
   },
 ];
 
-export function assessDriftScore(value, policy) {
-  if (!isNumber(value)) return { level: "none" };
-  if (value >= policy.psiCritical) return { level: "critical", note: `at or above the critical ${policy.psiCritical}` };
-  if (value >= policy.psiWarning) return { level: "warning", note: `at or above the warning ${policy.psiWarning}` };
-  return { level: "ok", note: `below the warning ${policy.psiWarning}` };
+const VERDICT_LEVELS = { none: "ok", info: "info", warning: "warning", critical: "critical" };
+const VERDICT_WORDS = { none: "no change", info: "info, no alert", warning: "warning", critical: "critical" };
+
+/** A drift verdict's level; none when the evaluation has no verdict (no drift check, or recorded before verdicts). */
+export function assessDriftVerdict(verdict) {
+  if (!verdict) return { level: "none" };
+  return { level: VERDICT_LEVELS[verdict.severity] ?? "none", note: verdict.meaning };
+}
+
+/**
+ * The data-drift verdict as the alert logic decided it — severity, deciding method, plain words — with
+ * the raw PSI secondary. A season the model has seen can lift PSI far past 0.25 and still be
+ * information only; colouring the score would contradict the alerts.
+ */
+export function driftVerdictBadge(verdict, score) {
+  const raw = isNumber(score) ? `PSI ${decimal(score, 2)}` : null;
+  if (!verdict) {
+    return h("span", { class: "drift-verdict", "data-verdict": "unknown" }, levelBadge("none", raw ?? "—"));
+  }
+  const { level, note } = assessDriftVerdict(verdict);
+  const method = verdict.method ? ` · ${verdict.method}` : "";
+  return h(
+    "span",
+    { class: "drift-verdict", "data-verdict": verdict.severity },
+    levelBadge(level, `${VERDICT_WORDS[verdict.severity]}${method}`, note),
+    h("span", { class: "drift-meaning" }, verdict.meaning),
+    raw ? h("span", { class: "muted drift-raw" }, raw) : null,
+  );
+}
+
+/** What the metrics' badges cannot say on their own under this policy (e.g. why R² is not judged). */
+export function metricNotes(policy) {
+  return METRICS.map((metric) => metric.explain?.(policy)).filter(Boolean);
 }
 
 /** The worst severity among open alerts decides the level of an alert count. */
@@ -117,7 +156,9 @@ export function levelBadge(level, text, note) {
   );
 }
 
-export function metricBadge(metric, value, policy) {
-  const { level, note } = metric.assess(value, policy);
+/** A metric's value judged against policy; `evaluation` is the row it came from (the drift verdict's source). */
+export function metricBadge(metric, value, policy, evaluation) {
+  if (metric.badge) return metric.badge(value, evaluation);
+  const { level, note } = metric.assess(value, policy, evaluation);
   return levelBadge(level, metric.format(value), note);
 }

@@ -37,7 +37,7 @@ from app.ml.drift.profile import (
     build_reference_profile,
     read_reference_profile,
 )
-from app.ml.drift.verdict import compare_to_profile
+from app.ml.drift.verdict import compare_to_profile, stored_severity, window_verdict
 
 __all__ = [
     "PROFILE_VERSION",
@@ -60,4 +60,6 @@ __all__ = [
     "detect_metric_degradation",
     "read_reference_profile",
     "residual_reference",
+    "stored_severity",
+    "window_verdict",
 ]

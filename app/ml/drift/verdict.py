@@ -16,7 +16,7 @@ model:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -177,3 +177,57 @@ def _explain(
             else "a change the model has seen in training"
         )
     return "; ".join(parts)
+
+
+def window_verdict(features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The verdict of a window that the alert logic acts on, from its per-feature results as stored
+    (``FeatureDrift.to_dict``): the most severe feature decides, and between equals the one furthest
+    past its threshold. A DRIFT alert is raised from WARNING on; INFO is a change worth showing that
+    the model has seen in training or that barely moves its predictions.
+
+    Plain JSON (severity, feature, method, raises_alert, meaning), so a dashboard can show what the
+    alert logic decided rather than colouring the raw score, which is a trend indicator only.
+    """
+
+    def rank(item: Mapping[str, Any]) -> tuple[int, float]:
+        past = item["statistic"] / item["threshold"] if item.get("threshold") else 0.0
+        return SEVERITIES.index(stored_severity(item)), past
+
+    changed = [item for item in features if stored_severity(item) is not Severity.NONE]
+    if not changed:
+        return {
+            "severity": Severity.NONE.value,
+            "feature": None,
+            "method": None,
+            "raises_alert": False,
+            "meaning": "the inputs look like comparable training data",
+        }
+    worst = max(changed, key=rank)
+    severity, name, method = stored_severity(worst), worst["feature"], DriftMethod(worst["method"])
+    if severity is Severity.INFO:
+        why = (
+            "energy changes are judged by the accuracy checks"
+            if worst.get("role") == Role.TARGET.value
+            else "a change the model has seen in training, or one that barely moves its predictions"
+        )
+        meaning = f"{name} changed: {why}; information, no alert"
+    elif method is DriftMethod.ENVELOPE:
+        meaning = f"{name} is outside the range the model was trained on: it extrapolates"
+    elif method is DriftMethod.IMPACT:
+        meaning = f"{name} changed enough to move predictions by {abs(worst['impact']):.1f} residual SD"
+    else:
+        meaning = f"{name}'s distribution changed materially"
+    return {
+        "severity": severity.value,
+        "feature": name,
+        "method": method.value,
+        "raises_alert": severity in (Severity.WARNING, Severity.CRITICAL),
+        "meaning": meaning,
+    }
+
+
+def stored_severity(item: Mapping[str, Any]) -> Severity:
+    """Reports stored before severities existed carry only ``drifted`` (then critical, as alerted)."""
+    if "severity" in item:
+        return Severity(item["severity"])
+    return Severity.CRITICAL if item.get("drifted") else Severity.NONE

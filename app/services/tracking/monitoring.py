@@ -32,7 +32,7 @@ from app.enums import (
     VersionStage,
 )
 from app.errors import Conflict
-from app.ml.drift import ErrorMetrics
+from app.ml.drift import ErrorMetrics, window_verdict
 from app.ml.model_types import get_model_type
 from app.services.alerting import alerts
 from app.services.checks import require_range
@@ -210,10 +210,12 @@ async def _record(
 ) -> tuple[DriftReport, list[alerts.RaisedAlert]]:
     """Metrics row, drift report and alert changes in one transaction."""
     now = datetime.now(UTC)
+    features = [feature.to_dict() for feature in evaluation.data_drift.features]
     flags = {
         "data_drift": evaluation.data_drift.detected,
         "concept_drift": evaluation.concept_drift,
         "window_degraded": evaluation.window_degraded,
+        "drift_verdict": window_verdict(features),
     }
     concept = messages.concept(evaluation)
     metrics = evaluation.metrics.as_dict() if evaluation.metrics else {}
@@ -244,7 +246,7 @@ async def _record(
             sample_count=evaluation.drift_samples,
             drift_detected=evaluation.detected,
             drift_score=evaluation.data_drift.drift_score,
-            features=[feature.to_dict() for feature in evaluation.data_drift.features],
+            features=features,
             concept=concept,
         )
         session.add(report)

@@ -5,7 +5,7 @@ import { MISSING, enumLabel, integer, modelTypeLabel, timeElement } from "../for
 import { graphql } from "../graphql.js";
 import { modelHref } from "../router.js";
 import { emptyView, load } from "../states.js";
-import { METRICS, SEVERITY_LEVELS, assessAlerts, levelBadge, metricBadge } from "../thresholds.js";
+import { METRICS, SEVERITY_LEVELS, assessAlerts, levelBadge, metricBadge, metricNotes } from "../thresholds.js";
 
 /** One query for the whole fleet; the server batches the nested per-series fields. */
 const FLEET_QUERY = `
@@ -19,7 +19,10 @@ const FLEET_QUERY = `
       models {
         modelType
         champion { id version }
-        latestPerformance { evaluatedAt windowEnd source modelVersion sampleCount rSquared cvRmse nmbe driftScore }
+        latestPerformance {
+          evaluatedAt windowEnd source modelVersion sampleCount rSquared cvRmse nmbe driftScore
+          driftVerdict { severity method meaning }
+        }
         openAlerts { id severity }
         policy { maxCvRmse maxAbsNmbe minRSquared psiWarning psiCritical }
       }
@@ -90,7 +93,14 @@ function fleetTable(machines) {
       ),
       machines.map(machineRows),
     ),
+    fleetNotes(machines),
   );
+}
+
+/** Explanations the badges need under the policies shown (each once), e.g. why R² is not judged. */
+function fleetNotes(machines) {
+  const notes = new Set(machines.flatMap((machine) => machine.models.flatMap((series) => metricNotes(series.policy))));
+  return [...notes].map((note) => h("p", { class: "muted metric-note" }, note));
 }
 
 function machineRows(machine) {
@@ -119,7 +129,7 @@ function machineRows(machine) {
           h(
             "td",
             { class: "number", "data-metric": metric.key },
-            metricBadge(metric, series.latestPerformance?.[metric.key], series.policy),
+            metricBadge(metric, series.latestPerformance?.[metric.key], series.policy, series.latestPerformance),
           ),
         ),
         h("td", { class: "number", "data-metric": "openAlerts" }, alertCount(series.openAlerts)),

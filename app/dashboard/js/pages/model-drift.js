@@ -4,17 +4,15 @@ import { h } from "../dom.js";
 import { MISSING, dateTimeText, decimal, integer, percent, timeElement } from "../format.js";
 import { graphql } from "../graphql.js";
 import { emptyView, load, runAction } from "../states.js";
-import { assessDriftScore, levelBadge } from "../thresholds.js";
+import { driftVerdictBadge, levelBadge } from "../thresholds.js";
 
 const REPORTS_LIMIT = 10;
 
 const REPORTS = `
   query DriftReports($machineId: UUID!, $modelType: ModelType!, $limit: Int!) {
-    modelSeries(machineId: $machineId, modelType: $modelType) {
-      policy { psiWarning psiCritical }
-    }
     driftReports(machineId: $machineId, modelType: $modelType, limit: $limit) {
       id checkedAt windowStart windowEnd sampleCount driftDetected driftScore
+      verdict { severity method meaning }
       features { feature method statistic pValue threshold drifted severity reference impact explanation }
       concept { detected metric reference current relativeChange }
     }
@@ -57,7 +55,7 @@ export function createDriftSection({ machineId, modelType }) {
   return { element, reload };
 }
 
-function reportList({ modelSeries, driftReports }) {
+function reportList({ driftReports }) {
   if (driftReports.length === 0) {
     return emptyView(
       "No drift reports yet — checks run on a schedule once the model has a champion, or use Check drift now.",
@@ -66,19 +64,11 @@ function reportList({ modelSeries, driftReports }) {
   return h(
     "div",
     { class: "report-list" },
-    driftReports.map((report, index) => reportView(report, modelSeries.policy, index === 0)),
+    driftReports.map((report, index) => reportView(report, index === 0)),
   );
 }
 
-/** What a drift score (the largest PSI against comparable training data) means, in plain words. */
-function scoreMeaning(score, policy) {
-  if (score >= policy.psiCritical) return "a large change in at least one input";
-  if (score >= policy.psiWarning) return "a moderate change in at least one input";
-  return "the inputs look like comparable training data";
-}
-
-function reportView(report, policy, open) {
-  const { level, note } = assessDriftScore(report.driftScore, policy);
+function reportView(report, open) {
   return h(
     "details",
     { class: "drift-report", open, "data-report-id": report.id },
@@ -86,11 +76,8 @@ function reportView(report, policy, open) {
       "summary",
       {},
       h("span", {}, `Data ${dateTimeText(report.windowStart)} – ${dateTimeText(report.windowEnd)}`),
-      " · PSI ",
-      levelBadge(level, decimal(report.driftScore), note),
-      h("span", { class: "muted" }, ` (${scoreMeaning(report.driftScore, policy)})`),
       " · ",
-      report.driftDetected ? h("strong", {}, "drift that matters to the model") : "no drift that matters",
+      driftVerdictBadge(report.verdict, report.driftScore),
       h("span", { class: "muted" }, ` · ${integer(report.sampleCount)} samples`),
     ),
     h(
@@ -98,9 +85,10 @@ function reportView(report, policy, open) {
       { class: "muted" },
       "Checked ",
       timeElement(report.checkedAt),
-      ". The score is the largest population stability index (PSI) of an input against the same weeks of training",
-      " (or all of training when those weeks were not covered); a change the model has seen, or that barely moves its",
-      " predictions, is reported as information only.",
+      ". The verdict is the one the alerts use: a DRIFT alert from warning on. PSI, beside it, is the largest",
+      " population stability index of an input against the same weeks of training (or all of training when those",
+      " weeks were not covered) — a trend indicator: a change the model has seen, or that barely moves its",
+      " predictions, is information only however large its PSI.",
     ),
     featureTable(report.features),
     conceptView(report.concept),

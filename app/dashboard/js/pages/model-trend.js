@@ -19,6 +19,7 @@ const TREND = `
       champion { version validationMetrics { cvRmse } }
       performanceTrend(days: $days) {
         source modelVersion windowEnd evaluatedAt sampleCount rSquared cvRmse nmbe driftScore
+        driftVerdict { severity meaning }
       }
     }
   }`;
@@ -85,7 +86,7 @@ function pointsOf(series, metric) {
       return {
         at: evaluation.windowEnd ?? evaluation.evaluatedAt,
         value,
-        level: metric.assess(value, series.policy).level,
+        level: metric.assess(value, series.policy, evaluation).level,
         source: evaluation.source,
         version: evaluation.modelVersion,
       };

@@ -11,7 +11,7 @@ import { fill, h } from "../dom.js";
 import { MODEL_TYPES, enumLabel, integer, modelTypeLabel, percent, timeElement } from "../format.js";
 import { graphql } from "../graphql.js";
 import { emptyView, errorView, loadingView } from "../states.js";
-import { METRICS, SEVERITY_LEVELS, levelBadge, metricBadge } from "../thresholds.js";
+import { METRICS, SEVERITY_LEVELS, levelBadge, metricBadge, metricNotes } from "../thresholds.js";
 import { createDriftSection } from "./model-drift.js";
 import { HISTORY_FIELDS, historyView } from "./model-history.js";
 import { JOB_FIELDS, createTrainingPanel } from "./model-jobs.js";
@@ -27,7 +27,10 @@ const SERIES = `
         openAlerts { id severity alertType status message createdAt }
       }
       champion { id version }
-      latestPerformance { evaluatedAt source sampleCount modelVersion rSquared cvRmse nmbe mape driftScore }
+      latestPerformance {
+        evaluatedAt source sampleCount modelVersion rSquared cvRmse nmbe mape driftScore
+        driftVerdict { severity method meaning }
+      }
       policy { maxCvRmse maxAbsNmbe minRSquared psiWarning psiCritical autoRetrain retrainCooldownHours isDefault }
       versions { ${VERSION_FIELDS} }
       championHistory { ${HISTORY_FIELDS} }
@@ -179,18 +182,23 @@ function summaryView(series) {
         : null,
     ),
     h(
-      "dl",
-      { class: "facts" },
-      METRICS.map((metric) => fact(metric.label, metricBadge(metric, latest?.[metric.key], series.policy))),
-      fact(
-        "Evaluated",
-        latest
-          ? [
-              timeElement(latest.evaluatedAt),
-              h("span", { class: "muted" }, ` (${enumLabel(latest.source)}, ${integer(latest.sampleCount)} samples)`),
-            ]
-          : "never",
+      "div",
+      { class: "latest-metrics" },
+      h(
+        "dl",
+        { class: "facts" },
+        METRICS.map((metric) => fact(metric.label, metricBadge(metric, latest?.[metric.key], series.policy, latest))),
+        fact(
+          "Evaluated",
+          latest
+            ? [
+                timeElement(latest.evaluatedAt),
+                h("span", { class: "muted" }, ` (${enumLabel(latest.source)}, ${integer(latest.sampleCount)} samples)`),
+              ]
+            : "never",
+        ),
       ),
+      metricNotes(series.policy).map((note) => h("p", { class: "muted metric-note" }, note)),
     ),
     policyView(series.policy),
   );
