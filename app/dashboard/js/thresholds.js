@@ -21,8 +21,9 @@ const LEVEL_WORDS = {
 /** Why R² is shown but not judged unless a policy sets a minimum (the default policy does not). */
 const R_SQUARED_NOT_JUDGED =
   "R² is shown, not judged: over a monitoring window it compares the errors with how much consumption varied in" +
-  " that window, so a steady load gives a low or negative R² while the errors stay small. The alerts judge accuracy" +
-  " by CV(RMSE) and NMBE against the policy (ASHRAE Guideline 14) and by a level shift in the residuals.";
+  " that window, so a steady load, or a steady offset after a change, gives a low or negative R² while CV(RMSE)" +
+  " stays within its limit. The alerts judge accuracy by CV(RMSE) and NMBE against the policy (ASHRAE Guideline" +
+  " 14), and an offset by the level-shift test on the residuals.";
 
 /**
  * Each metric: how to format it, judge it, which threshold lines its trend chart draws, and the
