@@ -74,3 +74,9 @@ async def of_machines(session: AsyncSession, machine_ids: Sequence[uuid.UUID]) -
     )
     found = {machine_id: ReadingStats(count, first, last) for machine_id, count, first, last in rows}
     return {machine_id: found.get(machine_id, NO_READINGS) for machine_id in machine_ids}
+
+
+async def last_readings(session: AsyncSession) -> dict[uuid.UUID, datetime]:
+    """Every machine's newest reading instant (machines without readings are absent)."""
+    rows = await session.execute(sa.select(_STATS.c.machine_id, _STATS.c.last_reading_at))
+    return {machine_id: last for machine_id, last in rows if last is not None}

@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import EnergyReading, Machine
+from app.db.tables import EnergyReading
 
 FRAME_COLUMNS = ("energy_kwh", "production_units", "outdoor_temp_c", "is_anomaly")
 
@@ -60,9 +60,3 @@ def empty_frame() -> pd.DataFrame:
 
 async def latest_instant(session: AsyncSession, machine_id: uuid.UUID) -> datetime | None:
     return await session.scalar(sa.select(sa.func.max(EnergyReading.ts)).where(EnergyReading.machine_id == machine_id))
-
-
-async def latest_instants(session: AsyncSession) -> dict[uuid.UUID, datetime | None]:
-    """Every machine's newest reading: one index lookup per machine, not a scan of the readings."""
-    newest = sa.select(sa.func.max(EnergyReading.ts)).where(EnergyReading.machine_id == Machine.id).scalar_subquery()
-    return {machine_id: instant for machine_id, instant in (await session.execute(sa.select(Machine.id, newest))).all()}

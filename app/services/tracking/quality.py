@@ -34,7 +34,7 @@ from app.db.tables import Machine, ModelVersion
 from app.enums import AlertType, ModelType, Severity, VersionStage
 from app.ml.quality import QualityIssue, QualityThresholds, find_issues, open_gap
 from app.services.alerting import alerts
-from app.services.fleet import readings
+from app.services.fleet import reading_stats, readings
 from app.services.tracking import policies
 
 if TYPE_CHECKING:
@@ -60,8 +60,8 @@ async def check_all(resources: Resources) -> int:
                 sa.select(ModelVersion.machine_id).where(ModelVersion.stage == VersionStage.CHAMPION).distinct()
             )
         ).all()
-        latest = await readings.latest_instants(session)
-    clock = max((instant for instant in latest.values() if instant is not None), default=None)
+        latest = await reading_stats.last_readings(session)
+    clock = max(latest.values(), default=None)
     checked = 0
     for machine_id in monitored:
         try:
