@@ -79,6 +79,8 @@ DAYS_PER_ANOMALY = 14
 ACTOR = "bench fleet"
 TERMINAL = ("completed", "failed", "cancelled")
 AB_TESTS = 10
+#: Starting the API beside two workers starting and a big fleet being loaded takes minutes on a busy host.
+READY_TIMEOUT_S = 600.0
 
 
 def log(message: str) -> None:
@@ -354,7 +356,7 @@ async def bench(arguments: argparse.Namespace) -> None:
                 api = stack.enter_context(process(serve_command(port, None), environment, directory / "api.log"))
                 first = stack.enter_context(process([*cli, "worker"], environment, directory / "worker-1.log"))
                 other = second.enter_context(process([*cli, "worker"], environment, directory / "worker-2.log"))
-                await wait_ready(base, api, directory / "api.log")
+                await wait_ready(base, api, directory / "api.log", READY_TIMEOUT_S)
                 trained = await champions(dsn)
                 build: list[Batch] = []
                 for model_type in ModelType:

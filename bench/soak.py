@@ -131,8 +131,8 @@ def serve_command(port: int, gc_thresholds: str | None) -> list[str]:
     return [sys.executable, "-c", script]
 
 
-async def wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
+async def wait_ready(base: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient() as http:
         while time.monotonic() < deadline:
             if server.poll() is not None:
@@ -143,7 +143,7 @@ async def wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> N
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.2)
-    raise SystemExit(f"the API was not ready in {READY_TIMEOUT_S:.0f} s:\n{log.read_text()}")
+    raise SystemExit(f"the API was not ready in {timeout_s:.0f} s:\n{log.read_text()}")
 
 
 async def read_fleet(http: httpx.AsyncClient, base: str) -> Fleet:
