@@ -155,11 +155,16 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
     On SQLite it waits for the process's previous write transactions to end first (module docstring);
     a transaction must therefore not open another one inside it.
     """
-    async with _writer_turn(sessions), sessions() as session, session.begin():
+    async with writer_turn(sessions), sessions() as session, session.begin():
         yield session
 
 
-def _writer_turn(sessions: SessionFactory) -> AbstractAsyncContextManager[object]:
+def writer_turn(sessions: SessionFactory) -> AbstractAsyncContextManager[object]:
+    """On SQLite, this process's turn to write (module docstring), held from a write transaction's start to its end.
+
+    Elsewhere nothing: PostgreSQL runs writers side by side. A write transaction opened without
+    ``transaction`` (one whose commit waits for more work) holds this for as long as it is open.
+    """
     engine: AsyncEngine = sessions.kw["bind"]
     if engine.dialect.name != "sqlite":
         return nullcontext()

@@ -78,8 +78,7 @@ class AuditedInTransaction(FieldExtension):
                 await _commit_with_entry(scope.session, info, result)
         finally:
             WRITE_SCOPE.reset(token)
-            if scope.session is not None:
-                await scope.session.close()
+            await scope.end()
         for callback in scope.after_commit:
             callback()
         return result

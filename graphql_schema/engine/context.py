@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from strawberry.types import Info as StrawberryInfo
 
-from app.db.engine import transaction
+from app.db.engine import transaction, writer_turn
 from app.runtime.rate_limits import RateLimiter
 from app.runtime.resources import Resources
 from app.services.access.principals import Principal
@@ -21,7 +21,7 @@ from graphql_schema.loaders import Loaders
 
 @dataclass
 class WriteScope:
-    """The transaction of one mutation field, left open after the resolver's ``write`` block.
+    """The transaction of one mutation field, left open after the resolver's ``write`` blocks.
 
     ``graphql_schema.engine.audit_trail.AuditedInTransaction`` opens a scope around a mutation field,
     adds the field's audit entry to the transaction the resolver wrote in and commits both at once:
@@ -31,6 +31,13 @@ class WriteScope:
 
     session: AsyncSession | None = None
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    #: The session and, on SQLite, the process's writer turn (``app.db.engine.writer_turn``), held until ``end``.
+    held: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    async def end(self) -> None:
+        """Close the session (what it did not commit is rolled back) and let the process's next writer in."""
+        self.session = None
+        await self.held.aclose()
 
 
 #: The scope of the mutation field being resolved in this task, if any.
@@ -88,22 +95,24 @@ class Context:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits on success and is rolled back whole on any error.
 
-        Inside a mutation field's ``WriteScope`` (the first ``write`` of the field), the commit waits
-        until the resolver has returned, so that the field's audit entry joins the same transaction.
+        Inside a mutation field's ``WriteScope`` every ``write`` of the field joins one transaction, whose
+        commit waits until the resolver has returned, so that the field's audit entry joins it too. On
+        SQLite the transaction takes the process's writer turn first, as ``transaction`` does, and keeps it
+        until that commit: embedded mode's writers queue one way, in the process, not on the file's lock.
         """
         scope = WRITE_SCOPE.get()
-        if scope is None or scope.session is not None:
+        if scope is None:
             async with transaction(self.resources.sessions) as session:
                 yield session
             return
-        session = self.resources.sessions()
-        scope.session = session
+        if scope.session is None:
+            await scope.held.enter_async_context(writer_turn(self.resources.sessions))
+            scope.session = await scope.held.enter_async_context(self.resources.sessions())
         try:
-            yield session
-            await session.flush()
+            yield scope.session
+            await scope.session.flush()
         except BaseException:
-            scope.session = None
-            await session.close()  # rolls the transaction back
+            await scope.end()  # rolls the transaction back
             raise
 
 

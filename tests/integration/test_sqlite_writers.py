@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from app.config import Settings
+from app.db.engine import writer_turn
 from app.db.migrate import upgrade_to_head
 from app.db.tables import EnergyReading, TrainingJob
 from app.enums import JobStatus, Role
@@ -92,3 +93,20 @@ async def test_concurrent_ingests_retrains_and_mutations_all_succeed(app: Starle
     async with resources.sessions() as session:
         stored = await session.scalar(sa.select(sa.func.count()).select_from(EnergyReading))
     assert stored == 2 * 2 * BATCH + 2 * BATCH
+
+
+async def test_a_mutation_waits_for_its_turn_in_the_process_writer_queue(app: Starlette) -> None:
+    """A mutation's write (held open for its audit entry) queues in the process like every other writer.
+
+    The writer turn alone is held here, no SQLite lock: a write that skipped the queue would not wait.
+    """
+    resources = app.state.lifespan_state["resources"]
+    async with client_as(app, Role.ADMIN) as client:
+        data_of(await graphql(client, "{ machines { id } }"))  # the token's last-use time is written now, not below
+        async with writer_turn(resources.sessions):
+            pending = asyncio.ensure_future(graphql(client, REGISTER, {"n": "queued"}))
+            await asyncio.sleep(0.5)
+            assert not pending.done()
+        registered = data_of(await asyncio.wait_for(pending, 30))["registerMachine"]
+
+    assert uuid.UUID(registered["id"])
