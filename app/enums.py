@@ -87,6 +87,21 @@ class AlertStatus(StrEnum):
 UNRESOLVED_ALERT_STATUSES: tuple[AlertStatus, ...] = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 
 
+class Health(StrEnum):
+    """Where a series stands, judged by its latest evaluation against its policy and its unresolved alerts;
+    a machine's is its worst series'. Members are listed worst first."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+    NO_DATA = "no_data"
+    OK = "ok"
+
+
+class FleetOrder(StrEnum):
+    WORST_FIRST = "worst_first"
+    NAME = "name"
+
+
 class AbTestStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"

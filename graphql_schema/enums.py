@@ -12,6 +12,8 @@ from app.enums import (
     AbTestStatus,
     AlertStatus,
     AlertType,
+    FleetOrder,
+    Health,
     InterventionKind,
     JobStatus,
     MetricsSource,
@@ -34,5 +36,7 @@ for _exposed in (
     MetricsSource,
     Role,
     InterventionKind,
+    Health,
+    FleetOrder,
 ):
     strawberry.enum(_exposed)

@@ -14,13 +14,15 @@ from app.services.experiments import abtests, comparisons
 from app.services.fleet import machines
 from app.services.models import jobs
 from app.services.savings import savings
+from app.services.tracking import health as fleet_health
 from app.services.tracking import monitoring, performance
 from graphql_schema.arguments import list_limit, or_default
 from graphql_schema.engine.context import Info
-from graphql_schema.enums import AbTestStatus, AlertStatus, JobStatus, ModelType, Severity
+from graphql_schema.enums import AbTestStatus, AlertStatus, FleetOrder, Health, JobStatus, ModelType, Severity
 from graphql_schema.types.abtests import AbTest, ShadowMethod, VersionComparison
 from graphql_schema.types.alerts import Alert
 from graphql_schema.types.drift import DriftReport
+from graphql_schema.types.fleet import FleetPage
 from graphql_schema.types.jobs import TrainingJob
 from graphql_schema.types.machine import Machine, ModelSeries
 from graphql_schema.types.performance import PerformanceMetrics
@@ -35,6 +37,32 @@ class Query:
     async def machines(self, info: Info) -> list[Machine]:
         rows = await machines.list_all(info.context.read_engine)
         return [Machine(id=row.id, name=row.name, created_at=row.created_at) for row in rows]
+
+    @strawberry.field(
+        description="The fleet page: machines with their series, worst health first (or by name), filtered by "
+        "health and name, a page at a time. Health counts cover the whole fleet."
+    )
+    async def fleet(
+        self,
+        info: Info,
+        health: list[Health] | None = None,
+        name_contains: str | None = None,
+        order: FleetOrder | None = FleetOrder.WORST_FIRST,
+        offset: int | None = 0,
+        first: int | None = 25,
+    ) -> FleetPage:
+        start, size = or_default(offset, 0), list_limit(info, first, 25)
+        async with info.context.read() as session:
+            page = await fleet_health.fleet_page(
+                info.context.read_engine,
+                session,
+                healths=health,
+                name_contains=name_contains,
+                order=order or FleetOrder.WORST_FIRST,
+                offset=start,
+                limit=size,
+            )
+        return FleetPage.from_page(page, start)
 
     @strawberry.field
     async def machine(self, info: Info, id: uuid.UUID) -> Machine | None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
 
 import strawberry
@@ -38,6 +39,8 @@ class PerformanceMetrics:
     extra: JSON = strawberry.field(
         description="Further metrics where measured: adjusted R², WAPE, MASE, fractional savings uncertainty."
     )
+    #: The evaluated version's number when the caller read it already (the fleet page: the champion's).
+    known_version: strawberry.Private[int | None] = None
 
     @strawberry.field(
         description="The data-drift verdict the alert logic used for this evaluation (severity, method, meaning); "
@@ -47,16 +50,23 @@ class PerformanceMetrics:
         stored = self.extra.get("drift_verdict") if isinstance(self.extra, dict) else None
         return DriftVerdict.from_dict(stored) if stored else None
 
-    @strawberry.field(description="Version number of the evaluated model version.")
-    async def model_version(self, info: Info) -> int | None:
-        if self.model_version_id is None:
-            return None
-        version = await info.context.loaders.version.load(self.model_version_id)
+    @strawberry.field(graphql_type=int | None, description="Version number of the evaluated model version.")
+    def model_version(self, info: Info) -> int | None | Awaitable[int | None]:
+        if self.model_version_id is None or self.known_version is not None:
+            return self.known_version
+        return self._load_version(info, self.model_version_id)
+
+    @staticmethod
+    async def _load_version(info: Info, version_id: uuid.UUID) -> int | None:
+        version = await info.context.loaders.version.load(version_id)
         return version.version if version else None
 
     @classmethod
-    def from_row(cls, row: tables.PerformanceMetrics | TrendPoint) -> PerformanceMetrics:
+    def from_row(
+        cls, row: tables.PerformanceMetrics | TrendPoint, known_version: int | None = None
+    ) -> PerformanceMetrics:
         return cls(
+            known_version=known_version,
             id=row.id,
             machine_id=row.machine_id,
             model_type=row.model_type,

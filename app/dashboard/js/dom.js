@@ -22,6 +22,16 @@ export function fill(element, ...children) {
   return element;
 }
 
+/** A labelled `<select>` of `[value, text]` options: `control` to read, `field` (label and control) to place. */
+export function select(id, label, options) {
+  const control = h(
+    "select",
+    { id, name: id },
+    options.map(([value, text]) => h("option", { value }, text)),
+  );
+  return { control, field: h("div", { class: "field" }, h("label", { for: id }, label), control) };
+}
+
 /** Text for screen readers only, e.g. the meaning of a colour or a symbol. */
 export function screenReaderText(text) {
   return h("span", { class: "visually-hidden" }, text);

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.constants import ALERTS_CHANNEL, SYSTEM_ACTOR
+from app.db.driver_reads import fetch_all
 from app.db.engine import changed_rows, dialect_insert
 from app.db.tables import UNRESOLVED_ALERT_CONDITION, Alert
 from app.enums import (
@@ -203,6 +204,38 @@ async def _unresolved(session: AsyncSession, machine_ids: set[uuid.UUID], machin
             .order_by(_severity_rank_sql(Alert.severity).desc(), Alert.last_seen_at.desc())
         )
     ).all()
+
+
+_unresolved_view = sa.table(
+    "v_unresolved_model_alerts",
+    sa.column("machine_id", sa.Uuid),
+    sa.column("model_type", sa.String),
+    sa.column("alert_type", sa.String),
+    sa.column("severity", sa.String),
+)
+#: Built once and parameterless, so the database driver runs it (``app.db.driver_reads``).
+_UNRESOLVED_SEVERITIES = sa.select(
+    *(_unresolved_view.c[name] for name in ("machine_id", "model_type", "alert_type", "severity"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UnresolvedSeverities:
+    """Severities of unresolved alerts: about each series' model, and about each machine's readings."""
+
+    series: dict[tuple[uuid.UUID, ModelType], list[Severity]]
+    machines: dict[uuid.UUID, list[Severity]]
+
+
+async def unresolved_severities(engine: AsyncEngine) -> UnresolvedSeverities:
+    """The severities of every unresolved alert of the fleet, for judging a whole fleet in one statement."""
+    found = UnresolvedSeverities(series={}, machines={})
+    for row in await fetch_all(engine, _UNRESOLVED_SEVERITIES):
+        if AlertType(row.alert_type) in MACHINE_ALERT_TYPES:
+            found.machines.setdefault(row.machine_id, []).append(Severity(row.severity))
+        else:
+            found.series.setdefault((row.machine_id, ModelType(row.model_type)), []).append(Severity(row.severity))
+    return found
 
 
 async def acknowledge(session: AsyncSession, alert_id: uuid.UUID, by: str | None) -> Alert:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from app.db.tables import ChampionChange, ModelVersion
 from app.enums import ModelType, VersionStage
@@ -21,8 +22,16 @@ async def get_version(session: AsyncSession, version_id: uuid.UUID) -> ModelVers
     return await session.get(ModelVersion, version_id)
 
 
+#: What reads for display leave out: the fitted model and its training profile, the largest columns of a
+#: version, which the API never shows (a version loaded this way cannot be used to predict).
+WITHOUT_MODEL = (defer(ModelVersion.artifact), defer(ModelVersion.reference_profile))
+
+
 async def get_versions(session: AsyncSession, version_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ModelVersion]:
-    rows = await session.scalars(sa.select(ModelVersion).where(ModelVersion.id.in_(version_ids)))
+    """Versions for display (``WITHOUT_MODEL``)."""
+    rows = await session.scalars(
+        sa.select(ModelVersion).options(*WITHOUT_MODEL).where(ModelVersion.id.in_(version_ids))
+    )
     return {row.id: row for row in rows}
 
 
@@ -45,11 +54,12 @@ async def require_version_of_series(
 
 
 async def champions(session: AsyncSession, keys: Sequence[SeriesKey]) -> dict[SeriesKey, ModelVersion]:
+    """Champions for display (``WITHOUT_MODEL``)."""
     machine_ids = {machine_id for machine_id, _ in keys}
     rows = await session.scalars(
-        sa.select(ModelVersion).where(
-            ModelVersion.machine_id.in_(machine_ids), ModelVersion.stage == VersionStage.CHAMPION
-        )
+        sa.select(ModelVersion)
+        .options(*WITHOUT_MODEL)
+        .where(ModelVersion.machine_id.in_(machine_ids), ModelVersion.stage == VersionStage.CHAMPION)
     )
     return {(row.machine_id, row.model_type): row for row in rows}
 
@@ -57,7 +67,10 @@ async def champions(session: AsyncSession, keys: Sequence[SeriesKey]) -> dict[Se
 async def versions_of_series(
     session: AsyncSession, keys: Sequence[SeriesKey], limit: int
 ) -> dict[SeriesKey, list[ModelVersion]]:
-    return await newest_per_series(session, ModelVersion, keys, (ModelVersion.version.desc(),), limit)
+    """The newest ``limit`` versions of each series, for display (``WITHOUT_MODEL``)."""
+    return await newest_per_series(
+        session, ModelVersion, keys, (ModelVersion.version.desc(),), limit, options=WITHOUT_MODEL
+    )
 
 
 async def next_version_number(session: AsyncSession, machine_id: uuid.UUID, model_type: ModelType) -> int:

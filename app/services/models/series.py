@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.interfaces import ORMOption
 
 from app.enums import ModelType
 
@@ -22,6 +23,7 @@ async def newest_per_series(
     order_by: Sequence[sa.ColumnExpressionArgument[Any]],
     limit: int,
     *conditions: sa.ColumnElement[bool],
+    options: Sequence[ORMOption] = (),
 ) -> dict[SeriesKey, list[Row]]:
     """The first ``limit`` rows per series in ``order_by`` order, for many series in one windowed query.
 
@@ -37,6 +39,7 @@ async def newest_per_series(
     ranked = sa.select(table.id, rank).where(table.machine_id.in_(machine_ids), *conditions).subquery()
     rows = await session.scalars(
         sa.select(table)
+        .options(*options)
         .join(ranked, ranked.c.id == table.id)
         .where(ranked.c.rank_in_series <= limit)
         .order_by(*order_by)

@@ -10,8 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.db.driver_reads import fetch_all
 from app.db.tables import METRIC_COLUMNS, PerformanceMetrics, core_table
 from app.enums import MetricsSource, ModelType
 from app.errors import InvalidInput, NotFound
@@ -28,6 +29,9 @@ latest_view = sa.table(
     sa.column("id", sa.Uuid),
     sa.column("machine_id", sa.Uuid),
     sa.column("model_type", sa.String),
+    sa.column("r_squared", sa.Float),
+    sa.column("cv_rmse", sa.Float),
+    sa.column("nmbe", sa.Float),
 )
 
 
@@ -273,6 +277,23 @@ async def latest_for_series(
     newest_ids = sa.select(latest_view.c.id).where(latest_view.c.machine_id.in_(machine_ids))
     rows = await session.scalars(sa.select(PerformanceMetrics).where(PerformanceMetrics.id.in_(newest_ids)))
     return {(row.machine_id, row.model_type): row for row in rows}
+
+
+#: Built once and parameterless, so the database driver runs it (``app.db.driver_reads``).
+_FLEET_LATEST = sa.select(
+    latest_view.c.machine_id,
+    latest_view.c.model_type,
+    latest_view.c.r_squared,
+    latest_view.c.cv_rmse,
+    latest_view.c.nmbe,
+)
+
+
+async def latest_metrics_of_fleet(engine: AsyncEngine) -> dict[tuple[uuid.UUID, ModelType], Any]:
+    """Every series' latest ``r_squared``, ``cv_rmse`` and ``nmbe`` (rows with those fields): what judging a
+    whole fleet's health needs, one statement that builds no ORM objects."""
+    rows = await fetch_all(engine, _FLEET_LATEST)
+    return {(row.machine_id, ModelType(row.model_type)): row for row in rows}
 
 
 async def validation_for_versions(

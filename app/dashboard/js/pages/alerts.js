@@ -7,7 +7,7 @@
  * was created after the newest alert seen so far, so nothing raised during a disconnection is lost.
  */
 
-import { fill, h } from "../dom.js";
+import { fill, h, select } from "../dom.js";
 import { MODEL_TYPES, enumLabel, modelTypeLabel, timeElement } from "../format.js";
 import { graphql } from "../graphql.js";
 import { modelHref } from "../router.js";
@@ -319,13 +319,4 @@ function matches(alert, filters) {
 /** The server's order: most severe first, then most recently seen. */
 function mostUrgentFirst(a, b) {
   return SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || Date.parse(b.lastSeenAt) - Date.parse(a.lastSeenAt);
-}
-
-function select(id, label, options) {
-  const control = h(
-    "select",
-    { id, name: id },
-    options.map(([value, text]) => h("option", { value }, text)),
-  );
-  return { control, field: h("div", { class: "field" }, h("label", { for: id }, label), control) };
 }

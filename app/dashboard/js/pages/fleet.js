@@ -1,38 +1,83 @@
 /** Fleet: every machine × model type with its champion, latest metrics against policy, and open alerts. */
 
-import { fill, h } from "../dom.js";
+import { fill, h, select } from "../dom.js";
 import { MISSING, enumLabel, integer, modelTypeLabel, timeElement } from "../format.js";
 import { graphql } from "../graphql.js";
 import { modelHref } from "../router.js";
 import { emptyView, load } from "../states.js";
 import { METRICS, SEVERITY_LEVELS, assessAlerts, levelBadge, metricBadge, metricNotes } from "../thresholds.js";
 
-/** One query for the whole fleet; the server batches the nested per-series fields. */
+/**
+ * One query per page of the fleet: the server judges every series' health, orders the machines (worst
+ * first, or by name), filters them and returns one page with its nested per-series fields, plus the
+ * health counts of the whole fleet for the filter's labels.
+ */
 const FLEET_QUERY = `
-  query Fleet {
-    machines {
-      id
-      name
-      readingsCount
-      lastReadingAt
-      openAlerts { id severity alertType message }
-      models {
-        modelType
-        champion { id version }
-        latestPerformance {
-          evaluatedAt windowEnd source modelVersion sampleCount rSquared cvRmse nmbe driftScore
-          driftVerdict { severity method meaning }
+  query Fleet($health: [Health!], $nameContains: String, $order: FleetOrder, $offset: Int = 0, $first: Int = 25) {
+    fleet(health: $health, nameContains: $nameContains, order: $order, offset: $offset, first: $first) {
+      total
+      offset
+      healthCounts { health machines }
+      machines {
+        id
+        name
+        health
+        readingsCount
+        lastReadingAt
+        openAlerts { id severity alertType message }
+        models {
+          modelType
+          champion { version }
+          latestPerformance {
+            evaluatedAt windowEnd source modelVersion rSquared cvRmse nmbe driftScore
+            driftVerdict { severity method meaning }
+          }
+          openAlerts { id severity }
+          policy { maxCvRmse maxAbsNmbe minRSquared psiWarning psiCritical }
         }
-        openAlerts { id severity }
-        policy { maxCvRmse maxAbsNmbe minRSquared psiWarning psiCritical }
       }
     }
   }`;
 
+const PAGE_SIZE = 25;
+const HEALTHS = [
+  ["CRITICAL", "Critical", "critical"],
+  ["WARNING", "Warning", "warning"],
+  ["NO_DATA", "No data yet", "none"],
+  ["OK", "OK", "ok"],
+];
+const HEALTH_NOTES = {
+  CRITICAL: "a critical alert is open or the latest evaluation is outside policy",
+  WARNING: "a warning is open",
+  NO_DATA: "no evaluation yet",
+  OK: "within policy, no warning open",
+};
+
 export function renderFleet(container) {
   document.title = "Fleet · Kilowatch";
   const body = h("section", { "aria-labelledby": "fleet-heading" });
-  const refresh = h("button", { type: "button", class: "secondary", onclick: reload }, "Refresh");
+  const refresh = h("button", { type: "button", class: "secondary", onclick: () => reload() }, "Refresh");
+  const health = select("fleet-health", "Show", [["", "All machines"], ...HEALTHS.map(([value, label]) => [value, label])]);
+  const order = select("fleet-order", "Order", [
+    ["WORST_FIRST", "Worst first"],
+    ["NAME", "By name"],
+  ]);
+  const search = h("input", { id: "fleet-search", name: "fleet-search", type: "search", autocomplete: "off" });
+  const filters = h(
+    "form",
+    {
+      class: "filters",
+      role: "search",
+      onchange: () => reload(0),
+      onsubmit: (event) => {
+        event.preventDefault();
+        reload(0);
+      },
+    },
+    health.field,
+    order.field,
+    h("div", { class: "field" }, h("label", { for: "fleet-search" }, "Machine name"), search),
+  );
   fill(
     container,
     h(
@@ -44,32 +89,87 @@ export function renderFleet(container) {
     h(
       "p",
       { class: "lead" },
-      "Latest evaluation of every model against its series' monitoring policy. Select a model for its trends, versions, training and drift.",
+      "Latest evaluation of every model against its series' monitoring policy, machines in most need of attention first. Select a model for its trends, versions, training and drift.",
     ),
+    filters,
     body,
   );
 
-  function reload() {
+  let offset = 0;
+  function reload(from = offset) {
+    offset = from;
+    const variables = {
+      health: health.control.value ? [health.control.value] : null,
+      nameContains: search.value.trim() || null,
+      order: order.control.value,
+      offset,
+      first: PAGE_SIZE,
+    };
     load(
       body,
       "the fleet",
-      () => graphql(FLEET_QUERY),
-      (data) => fleetTable(data.machines),
+      () => graphql(FLEET_QUERY, variables),
+      ({ fleet }) => {
+        fillHealthChoices(health.control, fleet.healthCounts);
+        return fleetView(fleet, reload);
+      },
     );
   }
   reload();
 }
 
-function fleetTable(machines) {
-  if (machines.length === 0) {
-    return emptyView(
-      "No machines yet — import readings with ",
-      h("code", {}, "kilowatch import FILE --machine NAME"),
-      " or run ",
-      h("code", {}, "kilowatch demo"),
-      ".",
-    );
+/** The filter's choices say how many machines each would show. */
+function fillHealthChoices(control, counts) {
+  const machines = new Map(counts.map((count) => [count.health, count.machines]));
+  const total = counts.reduce((sum, count) => sum + count.machines, 0);
+  for (const option of control.options) {
+    const [, label] = HEALTHS.find(([value]) => value === option.value) ?? [null, "All machines"];
+    option.textContent = `${label} (${integer(option.value ? (machines.get(option.value) ?? 0) : total)})`;
   }
+}
+
+function fleetView(fleet, reload) {
+  if (fleet.total === 0) {
+    const anyMachine = fleet.healthCounts.some((count) => count.machines > 0);
+    return anyMachine
+      ? emptyView("No machine matches these filters.")
+      : emptyView(
+          "No machines yet — import readings with ",
+          h("code", {}, "kilowatch import FILE --machine NAME"),
+          " or run ",
+          h("code", {}, "kilowatch demo"),
+          ".",
+        );
+  }
+  return h("div", {}, pager(fleet, reload), fleetTable(fleet.machines), pager(fleet, reload));
+}
+
+function pager(fleet, reload) {
+  const first = fleet.offset + 1;
+  const last = fleet.offset + fleet.machines.length;
+  return h(
+    "nav",
+    { class: "toolbar pager", "aria-label": "Fleet pages" },
+    h("span", { class: "muted" }, `Machines ${integer(first)}–${integer(last)} of ${integer(fleet.total)}`),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "secondary",
+        disabled: fleet.offset === 0,
+        onclick: () => reload(Math.max(0, fleet.offset - PAGE_SIZE)),
+      },
+      "Previous",
+    ),
+    h(
+      "button",
+      { type: "button", class: "secondary", disabled: last >= fleet.total, onclick: () => reload(last) },
+      "Next",
+    ),
+  );
+}
+
+function fleetTable(machines) {
   return h(
     "div",
     { class: "table-scroll" },
@@ -116,6 +216,7 @@ function machineRows(machine) {
               "th",
               { scope: "rowgroup", rowspan: machine.models.length, class: "machine-cell" },
               h("span", { class: "machine-name" }, machine.name),
+              h("span", { class: "machine-meta", "data-health": machine.health }, healthBadge(machine.health)),
               h("span", { class: "machine-meta" }, `${integer(machine.readingsCount)} readings`),
               machine.lastReadingAt
                 ? h("span", { class: "machine-meta" }, "last ", timeElement(machine.lastReadingAt))
@@ -143,6 +244,11 @@ function machineRows(machine) {
       ),
     ),
   );
+}
+
+function healthBadge(health) {
+  const [, label, level] = HEALTHS.find(([value]) => value === health) ?? [health, health, "none"];
+  return levelBadge(level, label, HEALTH_NOTES[health]);
 }
 
 function alertCount(alerts) {

@@ -1,0 +1,235 @@
+"""Health of series and machines, and the fleet page: machines worst first, filtered, a page at a time.
+
+A series is CRITICAL when a CRITICAL alert about its model is unresolved or its latest evaluation is
+outside its monitoring policy (CV(RMSE) above the maximum, |NMBE| above the maximum, R² below a
+minimum where the policy sets one: the judgement the dashboard shows beside those numbers); WARNING
+when a WARNING alert is unresolved; NO_DATA when it has no evaluation yet; OK otherwise. Data drift
+counts through its alerts: monitoring raises one when a shift matters to the model, while a drift
+score alone also moves with the seasons. A machine's health is its worst series', or worse where an
+alert about its readings (``MACHINE_ALERT_TYPES``) is unresolved.
+
+The fleet page judges every series of the fleet from four reads that each cover the whole fleet in one
+statement (machines, latest metrics, stored metric limits, severities of unresolved alerts), orders
+and filters the machines, and reads what a page shows (reading statistics, alerts about readings,
+champions, full metrics rows, model alerts, policies) for that page's machines only: the same statements whatever the
+size of the fleet, and rows for one page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.db.tables import Alert, ModelVersion, PerformanceMetrics
+from app.enums import FleetOrder, Health, ModelType, Severity
+from app.errors import InvalidInput
+from app.services.alerting import alerts
+from app.services.fleet import machines, reading_stats
+from app.services.fleet.reading_stats import ReadingStats
+from app.services.models import registry
+from app.services.tracking import performance, policies
+from app.services.tracking.policies import DEFAULT_POLICY, Policy
+
+#: Worst first: the order of the fleet page and of ``Health``'s members.
+HEALTH_RANK = {health: rank for rank, health in enumerate(Health)}
+_ALERT_HEALTH = {Severity.CRITICAL: Health.CRITICAL, Severity.WARNING: Health.WARNING}
+MAX_NAME_FILTER_LENGTH = 200
+
+
+class Metrics(Protocol):
+    """The metrics health is judged on: a performance row, or a row of ``latest_metrics_of_fleet``."""
+
+    @property
+    def r_squared(self) -> float | None: ...
+    @property
+    def cv_rmse(self) -> float | None: ...
+    @property
+    def nmbe(self) -> float | None: ...
+
+
+class MetricLimits(Protocol):
+    """A policy's limits on those metrics: ``PolicySettings``, or a row of ``metric_limits_of_fleet``."""
+
+    @property
+    def max_cv_rmse(self) -> float: ...
+    @property
+    def max_abs_nmbe(self) -> float: ...
+    @property
+    def min_r_squared(self) -> float | None: ...
+
+
+def outside_policy(latest: Metrics, limits: MetricLimits) -> bool:
+    return (
+        (latest.cv_rmse is not None and latest.cv_rmse > limits.max_cv_rmse)
+        or (latest.nmbe is not None and abs(latest.nmbe) > limits.max_abs_nmbe)
+        or (
+            limits.min_r_squared is not None
+            and latest.r_squared is not None
+            and latest.r_squared < limits.min_r_squared
+        )
+    )
+
+
+def series_health(latest: Metrics | None, limits: MetricLimits, severities: Iterable[Severity]) -> Health:
+    """One series' health from its latest evaluation, its policy's limits and its model alerts' severities."""
+    if latest is not None and outside_policy(latest, limits):
+        return Health.CRITICAL
+    return worst([Health.OK if latest is not None else Health.NO_DATA, *alert_healths(severities)])
+
+
+def machine_health(series: Iterable[Health], readings_alerts: Iterable[Severity]) -> Health:
+    """A machine's: its worst series', or worse for an unresolved alert about its readings."""
+    return worst([*series, *alert_healths(readings_alerts)])
+
+
+def alert_healths(severities: Iterable[Severity]) -> list[Health]:
+    return [_ALERT_HEALTH[severity] for severity in severities if severity in _ALERT_HEALTH]
+
+
+def worst(healths: Iterable[Health]) -> Health:
+    return min(healths, key=HEALTH_RANK.__getitem__, default=Health.NO_DATA)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesOverview:
+    model_type: ModelType
+    health: Health
+    champion: ModelVersion | None
+    latest: PerformanceMetrics | None
+    open_alerts: list[Alert]
+    policy: Policy
+
+
+@dataclass(frozen=True, slots=True)
+class MachineOverview:
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    health: Health
+    readings: ReadingStats
+    #: Unresolved alerts about the machine's readings (``alerts.open_alerts_of_machines``).
+    open_alerts: list[Alert]
+    series: list[SeriesOverview]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCount:
+    health: Health
+    machines: int
+    series: int
+
+
+@dataclass(frozen=True, slots=True)
+class FleetPage:
+    machines: list[MachineOverview]
+    #: Machines that match the filters, on every page.
+    total: int
+    #: Machines and series in each health over the whole fleet, whatever the filters.
+    counts: list[HealthCount]
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    health: Health
+    series: dict[ModelType, Health]
+
+
+async def fleet_page(
+    engine: AsyncEngine,
+    session: AsyncSession,
+    *,
+    healths: Collection[Health] | None,
+    name_contains: str | None,
+    order: FleetOrder,
+    offset: int,
+    limit: int,
+) -> FleetPage:
+    """Machines matching ``healths`` (their worst series') and ``name_contains`` (case-insensitive), in
+    ``order``, from ``offset``, at most ``limit`` of them. ``engine`` runs the whole-fleet reads through
+    the driver (the read engine: ``app.db.engine.read_engine``), ``session`` the page's."""
+    if offset < 0:
+        raise InvalidInput(f"offset must be ≥ 0, got {offset}", field="offset")
+    if name_contains is not None and len(name_contains) > MAX_NAME_FILTER_LENGTH:
+        raise InvalidInput(f"nameContains must be at most {MAX_NAME_FILTER_LENGTH} characters", field="nameContains")
+    judged = await _judge_fleet(engine)
+    counts = _counts(judged)
+    needle = name_contains.casefold() if name_contains else None
+    matching = [
+        machine
+        for machine in judged
+        if (not healths or machine.health in healths) and (needle is None or needle in machine.name.casefold())
+    ]
+    if order is FleetOrder.WORST_FIRST:  # judged is in name order, which the stable sort keeps within a rank
+        matching.sort(key=lambda machine: HEALTH_RANK[machine.health])
+    page = matching[offset : offset + limit]
+    return FleetPage(machines=await _details(session, page), total=len(matching), counts=counts)
+
+
+async def _judge_fleet(engine: AsyncEngine) -> list[_Judged]:
+    rows = await machines.list_all(engine)
+    latest = await performance.latest_metrics_of_fleet(engine)
+    limits = await policies.metric_limits_of_fleet(engine)
+    severities = await alerts.unresolved_severities(engine)
+    judged = []
+    for row in rows:
+        series = {
+            model_type: series_health(
+                latest.get((row.id, model_type)),
+                limits.get((row.id, model_type), DEFAULT_POLICY),
+                severities.series.get((row.id, model_type), ()),
+            )
+            for model_type in ModelType
+        }
+        health = machine_health(series.values(), severities.machines.get(row.id, ()))
+        judged.append(_Judged(row.id, row.name, row.created_at, health, series))
+    return judged
+
+
+def _counts(judged: list[_Judged]) -> list[HealthCount]:
+    machine_counts = Counter(machine.health for machine in judged)
+    series_counts = Counter(health for machine in judged for health in machine.series.values())
+    return [HealthCount(health, machine_counts[health], series_counts[health]) for health in Health]
+
+
+async def _details(session: AsyncSession, page: list[_Judged]) -> list[MachineOverview]:
+    if not page:
+        return []
+    keys = [(machine.id, model_type) for machine in page for model_type in ModelType]
+    machine_ids = [machine.id for machine in page]
+    stats = await reading_stats.of_machines(session, machine_ids)
+    readings_alerts = await alerts.open_alerts_of_machines(session, machine_ids)
+    champions = await registry.champions(session, keys)
+    latest = await performance.latest_for_series(session, keys)
+    open_alerts = await alerts.open_alerts_of_series(session, keys)
+    stored = await policies.get_many(session, keys)
+    return [
+        MachineOverview(
+            id=machine.id,
+            name=machine.name,
+            created_at=machine.created_at,
+            health=machine.health,
+            readings=stats[machine.id],
+            open_alerts=readings_alerts[machine.id],
+            series=[
+                SeriesOverview(
+                    model_type=model_type,
+                    health=health,
+                    champion=champions.get((machine.id, model_type)),
+                    latest=latest.get((machine.id, model_type)),
+                    open_alerts=open_alerts[(machine.id, model_type)],
+                    policy=stored[(machine.id, model_type)],
+                )
+                for model_type, health in machine.series.items()
+            ],
+        )
+        for machine in page
+    ]

@@ -1,0 +1,258 @@
+"""The fleet page: health per series and machine, order, filters and pages, the same data as the machines
+list, and a number of statements that does not grow with the fleet."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from app.db import sqlite_reads
+from app.db.engine import transaction
+from app.db.tables import Machine, ModelVersion, PerformanceMetrics
+from app.enums import AlertType, MetricsSource, ModelType, Severity, VersionStage
+from app.runtime.resources import Resources
+from app.services.alerting import alerts
+from app.services.fleet import ingest
+from app.services.tracking import policies
+from tests.support import data_of, error_of, graphql
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+SERIES_FIELDS = """modelType health champion { id version }
+  latestPerformance { id source windowEnd modelVersion sampleCount rSquared cvRmse nmbe driftScore }
+  openAlerts { id severity alertType } policy { maxCvRmse maxAbsNmbe minRSquared psiWarning isDefault }"""
+MACHINE_FIELDS = f"""id name health readingsCount firstReadingAt lastReadingAt openAlerts {{ id alertType }}
+  models {{ {SERIES_FIELDS} }}"""
+FLEET = f"""query($health: [Health!], $name: String, $order: FleetOrder, $offset: Int, $first: Int) {{
+  fleet(health: $health, nameContains: $name, order: $order, offset: $offset, first: $first) {{
+    total offset healthCounts {{ health machines series }} machines {{ {MACHINE_FIELDS} }} }} }}"""
+MACHINES = f"{{ machines {{ {MACHINE_FIELDS} }} }}"
+
+
+async def _machine(
+    resources: Resources,
+    name: str,
+    *,
+    cv_rmse: float | None = None,
+    alert: Severity | None = None,
+    alert_type: AlertType = AlertType.DRIFT,
+    readings: int = 0,
+) -> uuid.UUID:
+    """A machine whose BASELINE champion was evaluated with ``cv_rmse`` (none: never trained), with an
+    unresolved ``alert_type`` alert of ``alert`` on its BASELINE, and ``readings`` hourly readings."""
+    async with transaction(resources.sessions) as session:
+        machine = Machine(name=name, created_at=START)
+        session.add(machine)
+        await session.flush()
+        if cv_rmse is not None:
+            champion = ModelVersion(
+                machine_id=machine.id,
+                model_type=ModelType.BASELINE,
+                version=1,
+                stage=VersionStage.CHAMPION,
+                artifact=b"model",
+                features=["outdoor_temp_c"],
+                hyperparameters={},
+                trained_from=START,
+                trained_to=START,
+                training_rows=24,
+                reference_profile={},
+            )
+            session.add(champion)
+            await session.flush()
+            for hours, value in ((1, 0.01), (2, cv_rmse)):  # the newer window is the latest
+                session.add(
+                    PerformanceMetrics(
+                        machine_id=machine.id,
+                        model_type=ModelType.BASELINE,
+                        model_version_id=champion.id,
+                        source=MetricsSource.MONITORING,
+                        window_end=START + timedelta(hours=hours),
+                        sample_count=24,
+                        cv_rmse=value,
+                        nmbe=0.01,
+                        r_squared=0.9,
+                        extra={},
+                        drift_detected=False,
+                        drift_score=0.05,
+                    )
+                )
+        if alert is not None:
+            await alerts.raise_alert(
+                session,
+                machine_id=machine.id,
+                model_type=ModelType.BASELINE,
+                alert_type=alert_type,
+                severity=alert,
+                message="drift",
+            )
+        if readings:
+            rows = [(START + timedelta(hours=hour), 10.0, None, 5.0, False) for hour in range(readings)]
+            await ingest.upsert_readings(session, machine.id, rows)
+    return machine.id
+
+
+async def _fleet(client: httpx.AsyncClient, **variables: Any) -> dict[str, Any]:
+    return data_of(await graphql(client, FLEET, variables))["fleet"]
+
+
+async def test_machines_are_judged_ordered_filtered_and_paged(client: httpx.AsyncClient, resources: Resources) -> None:
+    await _machine(resources, "a-ok", cv_rmse=0.10, readings=5)
+    await _machine(resources, "b-outside-policy", cv_rmse=0.45)
+    await _machine(resources, "c-critical-alert", cv_rmse=0.10, alert=Severity.CRITICAL)
+    await _machine(resources, "d-warning", cv_rmse=0.10, alert=Severity.WARNING)
+    await _machine(resources, "e-info-only", cv_rmse=0.10, alert=Severity.INFO)
+    await _machine(resources, "f-untrained")
+    await _machine(
+        resources, "h-silent-meter", cv_rmse=0.10, alert=Severity.CRITICAL, alert_type=AlertType.DATA_QUALITY
+    )
+    strict = await _machine(resources, "g-strict-policy", cv_rmse=0.10)
+    async with transaction(resources.sessions) as session:
+        await policies.update(session, strict, ModelType.BASELINE, {"max_cv_rmse": 0.05}, by="tests")
+
+    everything = await _fleet(client)
+    health = {machine["name"]: machine["health"] for machine in everything["machines"]}
+    assert health == {
+        "a-ok": "NO_DATA",  # its other three series were never evaluated: the worst counts
+        "b-outside-policy": "CRITICAL",
+        "c-critical-alert": "CRITICAL",
+        "d-warning": "WARNING",
+        "e-info-only": "NO_DATA",
+        "f-untrained": "NO_DATA",
+        "g-strict-policy": "CRITICAL",
+        "h-silent-meter": "CRITICAL",  # an alert about its readings, not about a model
+    }
+    baseline = {
+        machine["name"]: next(s for s in machine["models"] if s["modelType"] == "BASELINE")["health"]
+        for machine in everything["machines"]
+    }
+    assert baseline["a-ok"] == "OK" and baseline["e-info-only"] == "OK" and baseline["f-untrained"] == "NO_DATA"
+    assert baseline["h-silent-meter"] == "OK"
+    assert [machine["name"] for machine in everything["machines"]] == [
+        "b-outside-policy",
+        "c-critical-alert",
+        "g-strict-policy",
+        "h-silent-meter",
+        "d-warning",
+        "a-ok",
+        "e-info-only",
+        "f-untrained",
+    ]
+    assert everything["total"] == 8
+    assert everything["healthCounts"] == [
+        {"health": "CRITICAL", "machines": 4, "series": 3},
+        {"health": "WARNING", "machines": 1, "series": 1},
+        {"health": "NO_DATA", "machines": 3, "series": 8 * 4 - 7},
+        {"health": "OK", "machines": 0, "series": 3},
+    ]
+
+    by_name = await _fleet(client, order="NAME", offset=2, first=2)
+    assert [machine["name"] for machine in by_name["machines"]] == ["c-critical-alert", "d-warning"]
+    assert (by_name["total"], by_name["offset"]) == (8, 2)
+    filtered = await _fleet(client, health=["WARNING", "CRITICAL"], name="-A")  # names with "-a" or "-A"
+    assert [machine["name"] for machine in filtered["machines"]] == ["c-critical-alert"]
+    assert filtered["total"] == 1 and filtered["healthCounts"] == everything["healthCounts"]
+    past_the_end = await _fleet(client, offset=50)
+    assert past_the_end["machines"] == [] and past_the_end["total"] == 8
+
+
+async def test_a_page_shows_what_the_machines_list_shows(client: httpx.AsyncClient, resources: Resources) -> None:
+    """Answered from data read beforehand (the page) or through the DataLoaders (the list): the same data."""
+    await _machine(resources, "press", cv_rmse=0.45, alert=Severity.WARNING, readings=30)
+    await _machine(resources, "oven", cv_rmse=0.12, readings=3)
+    await _machine(resources, "pump", alert=Severity.WARNING, alert_type=AlertType.DATA_QUALITY)
+    async with transaction(resources.sessions) as session:
+        press = await session.scalar(sa.select(Machine.id).where(Machine.name == "press"))
+        assert press is not None
+        await policies.update(session, press, ModelType.ANOMALY, {"min_r_squared": 0.5}, by="tests")
+
+    page = await _fleet(client, order="NAME")
+    listed = data_of(await graphql(client, MACHINES))["machines"]
+
+    assert page["machines"] == listed
+    press_row = next(machine for machine in listed if machine["name"] == "press")
+    assert press_row["readingsCount"] == 30 and press_row["health"] == "CRITICAL"
+    assert (
+        next(s for s in press_row["models"] if s["modelType"] == "BASELINE")["latestPerformance"]["modelVersion"] == 1
+    )
+
+
+async def test_bad_page_arguments_are_refused(client: httpx.AsyncClient) -> None:
+    for variables, field in (
+        ({"offset": -1}, "offset"),
+        ({"first": 0}, "limit"),
+        ({"name": "x" * 201}, "nameContains"),
+    ):
+        assert error_of(await graphql(client, FLEET, variables), "BAD_USER_INPUT")["extensions"]["field"] == field
+
+
+@asynccontextmanager
+async def every_statement(resources: Resources) -> AsyncIterator[list[str]]:
+    """Every statement sent to the database: SQLAlchemy's, and the reads the database driver runs on its own
+    (``app.db.driver_reads``), seen by asyncpg's query logger on each pooled connection (the pool is emptied
+    first so that every connection is opened under the listener) or by SQLite's trace callback."""
+    statements: list[str] = []
+    engine = resources.engine.sync_engine
+    postgres = engine.dialect.name == "postgresql"
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    def log_queries(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda query: statements.append(query.query))
+
+    event.listen(engine, "before_cursor_execute", record)
+    if postgres:
+        await resources.engine.dispose()
+        event.listen(engine, "connect", log_queries)
+    else:
+        reader = sqlite_reads.reader(resources.engine)
+        assert reader is not None
+        reader.set_trace_callback(statements.append)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        if postgres:
+            event.remove(engine, "connect", log_queries)
+            await resources.engine.dispose()
+        else:
+            reader.set_trace_callback(None)
+
+
+@pytest.mark.parametrize("order", ["WORST_FIRST", "NAME"])
+async def test_the_statements_of_a_page_do_not_grow_with_the_fleet(
+    client: httpx.AsyncClient, resources: Resources, order: str
+) -> None:
+    for index in range(3):
+        await _machine(resources, f"small-{index}", cv_rmse=0.4, alert=Severity.WARNING, readings=2)
+    async with every_statement(resources) as small:
+        small_page = await _fleet(client, order=order)
+    for index in range(30):
+        await _machine(resources, f"large-{index}", cv_rmse=0.1 + index / 100, alert=Severity.CRITICAL, readings=2)
+    async with every_statement(resources) as large:
+        large_page = await _fleet(client, order=order, first=33)
+
+    assert len(small_page["machines"]) == 3 and len(large_page["machines"]) == 33
+    small, large = _of_the_query(small), _of_the_query(large)
+    # The whole fleet's machines, latest metrics, metric limits and alert severities; then, for the page,
+    # reading statistics, alerts about readings, champions, latest metrics rows, model alerts and policies.
+    assert len(small) == len(large) == 10, large
+    assert all(statement.lstrip().upper().startswith("SELECT") for statement in large)
+
+
+def _of_the_query(statements: list[str]) -> list[str]:
+    """Without the bearer token's lookup and use, which authentication makes now and then (asyncpg logs its
+    transaction's BEGIN and COMMIT)."""
+    return [
+        statement
+        for statement in statements
+        if "api_tokens" not in statement and not statement.upper().startswith(("BEGIN", "COMMIT"))
+    ]
