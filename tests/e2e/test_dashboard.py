@@ -48,6 +48,29 @@ async def test_fleet_lists_seeded_machines_with_metrics_judged_against_policy(pa
     await page.screenshot(path=screenshot_path("fleet"), full_page=True)
 
 
+async def test_fleet_shows_the_worst_first_and_filters_by_health_and_name(page: Page, server: Server) -> None:
+    await page.goto(f"{server.base_url}/#/fleet")
+    table = page.locator("table.fleet-table")
+    # The drifting series is outside its policy and has a critical alert open: critical machines lead the page.
+    await expect(table.locator("tbody").first.locator("[data-health]")).to_have_attribute("data-health", "CRITICAL")
+    drifting = table.locator(f"tbody[data-machine='{DRIFTING_MACHINE.name}'] [data-health]")
+    await expect(drifting).to_have_attribute("data-health", "CRITICAL")
+
+    await page.get_by_label("Show").select_option("CRITICAL")
+    await expect(table.locator("[data-health]:not([data-health='CRITICAL'])")).to_have_count(0)
+    await expect(drifting).to_be_visible()
+    critical = await table.locator("tbody").count()
+    await expect(page.locator("nav.pager").first).to_contain_text(f"Machines 1–{critical} of {critical}")
+    await expect(page.get_by_label("Show").locator("option[value='CRITICAL']")).to_have_text(f"Critical ({critical})")
+
+    await page.get_by_label("Show").select_option("")
+    await page.get_by_label("Machine name").fill(HEALTHY_MACHINE.name.upper())
+    await page.get_by_label("Machine name").press("Enter")
+    await expect(table.locator("tbody")).to_have_count(1)
+    await expect(table.locator("tbody")).to_have_attribute("data-machine", HEALTHY_MACHINE.name)
+    await expect(page.get_by_role("button", name="Next").first).to_be_disabled()
+
+
 async def test_model_page_draws_trend_with_policy_thresholds(page: Page, server: Server) -> None:
     await page.goto(f"{server.base_url}/#/fleet")
     row = page.locator(f"tbody[data-machine='{DRIFTING_MACHINE.name}'] tr[data-model-type='BASELINE']")
