@@ -26,6 +26,10 @@ windows, recall (events detected within two windows) and windows to detection â€
 weekly windows against the same training data, Evidently's ``DataDriftPreset`` with its defaults
 (a window alerts when its dataset-drift rule fires: half of the columns drifted; a window without
 readings gives it nothing to compare, so it does not alert).
+
+Measured with the defaults and Evidently 0.7.23 (2 cores, load average 16â€“18; docs/drift.md): ours
+precision 0.99, recall 23/24 (silent meter 4/4), windows to detection median 1 and max 2, control
+windows alerting 1/64; Evidently precision 0.50, recall 21/24, control windows alerting 38/64.
 """
 
 from __future__ import annotations
