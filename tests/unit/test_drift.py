@@ -17,6 +17,7 @@ from app.ml.drift import (
     compare_arrays,
     compare_to_profile,
     read_reference_profile,
+    window_verdict,
 )
 from app.ml.drift.statistics import ks_critical_value
 
@@ -239,3 +240,24 @@ def test_thresholds_come_from_the_policy_and_are_validated() -> None:
         DataDriftThresholds(psi_warning=0.3, psi_critical=0.2)
     with pytest.raises(ValueError):
         DataDriftThresholds(ks_alpha=0.0)
+
+
+def test_a_windows_verdict_is_its_most_severe_feature_and_reads_reports_stored_before_severities() -> None:
+    info = {"feature": "outdoor_temp_c", "method": "psi", "statistic": 3.1, "threshold": 0.1, "severity": "info"}
+    info |= {"role": "weather", "support_low": -8.0, "support_high": 31.0, "impact": None}
+    envelope = {"feature": "production_units", "method": "envelope", "statistic": 0.2, "threshold": 0.01}
+    envelope |= {"severity": "warning", "role": "driver"}
+    legacy = {"feature": "production_units", "method": "psi", "statistic": 0.3, "threshold": 0.25, "drifted": True}
+
+    assert window_verdict([])["severity"] == "none"
+    seasonal = window_verdict([info])
+    assert (seasonal["severity"], seasonal["raises_alert"]) == ("info", False)  # a PSI of 3.1, and no alert
+    assert seasonal["meaning"] == "outdoor_temp_c changed, within its training range (-8 … 31)"
+    assert window_verdict([info, envelope]) | {"meaning": ""} == {
+        "severity": "warning",
+        "feature": "production_units",
+        "method": "envelope",
+        "raises_alert": True,
+        "meaning": "",
+    }
+    assert window_verdict([legacy])["severity"] == "critical"  # stored before severities: drifted was alerted

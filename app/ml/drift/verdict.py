@@ -200,23 +200,18 @@ def window_verdict(features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "feature": None,
             "method": None,
             "raises_alert": False,
-            "meaning": "the inputs look like comparable training data",
+            "meaning": "inputs like comparable training data",
         }
     worst = max(changed, key=rank)
     severity, name, method = stored_severity(worst), worst["feature"], DriftMethod(worst["method"])
     if severity is Severity.INFO:
-        why = (
-            "energy changes are judged by the accuracy checks"
-            if worst.get("role") == Role.TARGET.value
-            else "a change the model has seen in training, or one that barely moves its predictions"
-        )
-        meaning = f"{name} changed: {why}; information, no alert"
+        meaning = f"{name} {_why_no_alert(worst)}"
     elif method is DriftMethod.ENVELOPE:
-        meaning = f"{name} is outside the range the model was trained on: it extrapolates"
+        meaning = f"{name} outside its training range: the model extrapolates"
     elif method is DriftMethod.IMPACT:
-        meaning = f"{name} changed enough to move predictions by {abs(worst['impact']):.1f} residual SD"
+        meaning = f"{name} moves predictions by {abs(worst['impact']):.1f} residual SD"
     else:
-        meaning = f"{name}'s distribution changed materially"
+        meaning = f"{name} changed materially ({method.value})"
     return {
         "severity": severity.value,
         "feature": name,
@@ -224,6 +219,17 @@ def window_verdict(features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "raises_alert": severity in (Severity.WARNING, Severity.CRITICAL),
         "meaning": meaning,
     }
+
+
+def _why_no_alert(item: Mapping[str, Any]) -> str:
+    """Why an INFO change does not matter to the model, from its role (``_verdict`` decides the same way)."""
+    if item.get("role") == Role.TARGET.value:
+        return "changed: energy is judged by the accuracy checks"
+    if item.get("impact") is not None and item.get("role") == Role.DRIVER.value:
+        return f"changed, moving predictions by only {abs(item['impact']):.1f} residual SD"
+    low, high = item.get("support_low"), item.get("support_high")
+    inside = f" ({low:.3g} … {high:.3g})" if low is not None and high is not None else ""
+    return f"changed, within its training range{inside}"
 
 
 def stored_severity(item: Mapping[str, Any]) -> Severity:
