@@ -8,6 +8,7 @@ import pytest
 
 from app.ml.metrics import event_metrics, regression_metrics
 from app.ml.model_types import MODEL_TYPE_NAMES, FittedModel, InsufficientDataError, get_model_type
+from app.ml.model_types.forecast_prophet import ProphetForecaster, _prophet_calls, _prophet_frame
 from app.ml.synthetic import DEMO_FLEET, generate_readings
 
 MACHINES = {profile.name: profile for profile in DEMO_FLEET}
@@ -144,3 +145,22 @@ def test_arima_error_forecast_fades_and_handles_gaps(fitted: dict[tuple[str, str
     next_hours = generate_readings(MACHINES["press-line-1"], "2024-04-15", 1, seed=3)
     correction = model.predict(next_hours).value - model.spec.matrix(next_hours)[0] @ model.coefficients  # type: ignore[attr-defined]
     assert abs(correction[0]) > abs(correction[-1])
+
+
+@pytest.mark.parametrize("machine", MACHINE_NAMES)
+def test_prophet_point_forecast_is_prophets_own(
+    machine: str, frames: dict[str, pd.DataFrame], fitted: dict[tuple[str, str], FittedModel]
+) -> None:
+    """Predictions are computed from Prophet's parameters without ``Prophet.predict``: the same values, and
+    the stored artifact (training rows left out) still predicts them."""
+    model = fitted[("forecast_prophet", machine)]
+    assert isinstance(model, ProphetForecaster)
+    validation = frames[machine].iloc[TRAINING_DAYS * 24 :]
+    data = _prophet_frame(validation, model.spec)
+    with _prophet_calls():
+        expected = model.model.predict(data)["yhat"].to_numpy()
+    np.testing.assert_allclose(model.predict(validation).value, expected, rtol=1e-12, atol=1e-9)
+    artifact = model.to_bytes()
+    assert len(artifact) < 100_000  # a year of training rows made it ~2.6 MB
+    assert model.model.history is not None and len(model.model.history) == TRAINING_DAYS * 24  # fit left intact
+    np.testing.assert_allclose(get_model_type("forecast_prophet").load(artifact).predict(validation).value, expected)
