@@ -104,6 +104,7 @@ class ArimaForecaster(FittedModel):
     training_end: pd.Timestamp
     step: pd.Timedelta
     _arma: ARIMAResults | None = field(default=None, repr=False, compare=False)
+    _path: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def parameter_count(self) -> int:
@@ -113,11 +114,22 @@ class ArimaForecaster(FittedModel):
         future = (steps_ahead >= 1) & (steps_ahead <= ERROR_HORIZON_CAP)
         errors = np.zeros(len(steps_ahead))
         if future.any():
+            errors[future] = self._error_path()[steps_ahead[future] - 1]
+        return errors
+
+    def _error_path(self) -> np.ndarray:
+        """The error forecast for 1..ERROR_HORIZON_CAP steps after the training end, computed once.
+
+        It depends on the fitted state alone, and statsmodels' forecast runs the Kalman filter again on
+        every call (~30 ms); monitoring predicts a model several times per evaluation. The first k steps
+        of a longer forecast are the k-step forecast (the recursion is the same), so one path serves all.
+        """
+        if self._path is None:
             if self._arma is None:
                 self._arma = _filtered(self.residual_tail, self.order, self.arma_params)
-            path = np.asarray(self._arma.forecast(int(steps_ahead[future].max())))
-            errors[future] = path[steps_ahead[future] - 1]
-        return errors
+            self._path = np.asarray(self._arma.forecast(ERROR_HORIZON_CAP), dtype=float)
+            self._arma = None  # the path is all it was kept for; a loaded model stays small in caches
+        return self._path
 
     def predict(self, frame: pd.DataFrame) -> Prediction:
         design, _ = self.spec.matrix(frame)
