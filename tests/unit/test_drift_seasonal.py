@@ -18,7 +18,7 @@ from app.ml.drift.profile import read_reference_profile
 from app.ml.drift.seasonal import comparable_reference, window_weeks
 from app.ml.model_types import get_model_type
 from app.ml.synthetic import DEMO_FLEET, TemperatureShift, generate_readings
-from app.services.tracking.evaluation import Evaluation, evaluate
+from app.services.tracking.evaluation import Evaluation, evaluate, residual_scale
 from app.services.tracking.policies import PolicySettings
 
 PRESS, MOLDING = DEMO_FLEET[0], DEMO_FLEET[1]
@@ -34,14 +34,12 @@ def _monitor(frame: pd.DataFrame, *until: pd.Timestamp) -> list[Evaluation]:
     profile = build_reference_profile(
         {name: training[name].to_numpy(dtype=float) for name in columns}, index=training.index
     )
-    validation_frame = training.iloc[-len(training) // 5 :]
+    scale = residual_scale(model, training.iloc[-len(training) // 5 :])
     evaluations = []
     for end in until:
         reporting = frame.loc[(frame.index > TRAINED_TO) & (frame.index <= end)]
         drift_frame = reporting.loc[reporting.index > end - pd.Timedelta(days=7)]
-        evaluations.append(
-            evaluate(model, profile, ErrorMetrics(), validation_frame, reporting, drift_frame, [], POLICY)
-        )
+        evaluations.append(evaluate(model, profile, ErrorMetrics(), scale, reporting, drift_frame, [], POLICY))
     return evaluations
 
 

@@ -164,3 +164,15 @@ def test_prophet_point_forecast_is_prophets_own(
     assert len(artifact) < 100_000  # a year of training rows made it ~2.6 MB
     assert model.model.history is not None and len(model.model.history) == TRAINING_DAYS * 24  # fit left intact
     np.testing.assert_allclose(get_model_type("forecast_prophet").load(artifact).predict(validation).value, expected)
+
+
+@pytest.mark.parametrize("model_name", MODEL_TYPE_NAMES)
+def test_a_readings_prediction_depends_on_that_reading_alone(
+    model_name: str, frames: dict[str, pd.DataFrame], fitted: dict[tuple[str, str], FittedModel]
+) -> None:
+    """What monitoring's memory of predictions relies on: predicting rows in parts gives the same values."""
+    model = fitted[(model_name, "press-line-1")]
+    validation = frames["press-line-1"].iloc[TRAINING_DAYS * 24 :]
+    whole = model.predict(validation).value
+    parts = np.concatenate([model.predict(validation.iloc[i : i + 37]).value for i in range(0, len(validation), 37)])
+    np.testing.assert_allclose(parts, whole, rtol=1e-12, atol=1e-9)

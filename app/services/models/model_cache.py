@@ -33,6 +33,12 @@ class ModelCache:
         self._models: OrderedDict[uuid.UUID, FittedModel] = OrderedDict()
         self._lock = threading.Lock()
 
+    def reserve(self, count: int) -> None:
+        """Keep at least ``count`` models: a process monitoring N series loads N champions every cycle, and
+        with fewer places than that each would be parsed again every cycle."""
+        with self._lock:
+            self._capacity = max(self._capacity, count)
+
     def cached(self, version_id: uuid.UUID) -> FittedModel | None:
         """The loaded model of ``version_id`` if it is in the cache (and mark it recently used)."""
         with self._lock:

@@ -69,17 +69,27 @@ class Evaluation:
         return self.data_drift.detected or self.concept_drift
 
 
+#: The model's point predictions for a frame's rows (``model.predict(frame).value``, or a memory of them).
+Predictions = Callable[[FittedModel, pd.DataFrame], np.ndarray]
+
+
+def predicted(model: FittedModel, frame: pd.DataFrame) -> np.ndarray:
+    return np.asarray(model.predict(frame).value, dtype=float)
+
+
 def evaluate(
     model: FittedModel,
     profile: dict[str, Any],
     validation: ErrorMetrics,
-    validation_frame: pd.DataFrame,
+    scale: ResidualReference | None,
     reporting: pd.DataFrame,
     drift_frame: pd.DataFrame,
     earlier_windows: list[ErrorMetrics],
     policy: PolicySettings,
+    predictions: Predictions = predicted,
 ) -> Evaluation:
-    """``reporting``: readings after the training window; ``drift_frame``: the drift window's readings.
+    """``reporting``: readings after the training window; ``drift_frame``: the drift window's readings;
+    ``scale``: the champion's residual behaviour on its validation window (``residual_scale``).
 
     Readings the data-quality checks call faulty (a stuck meter, an implausible jump) are left out of
     the accuracy checks: they are a DATA_QUALITY alert's business, and kept in they would read as a
@@ -112,7 +122,6 @@ def evaluate(
         for name in profile.get("features", {})
         if name in drift_frame.columns
     }
-    scale = _residual_scale(model, validation_frame)
     data_drift = compare_to_profile(
         profile,
         features,
@@ -136,11 +145,11 @@ def evaluate(
         drift_samples=len(drift_frame),
         data_drift=data_drift,
         degradation=degradation,
-        **_level_shift(model, scale, reporting),
+        **_level_shift(model, scale, reporting, predictions),
     )
 
 
-def _residual_scale(model: FittedModel, validation_frame: pd.DataFrame) -> ResidualReference | None:
+def residual_scale(model: FittedModel, validation_frame: pd.DataFrame) -> ResidualReference | None:
     """The champion's residual behaviour on its validation window, which shifts are measured against.
 
     Labelled anomalies are the anomaly detector's business: spikes in the validation window would
@@ -149,7 +158,8 @@ def _residual_scale(model: FittedModel, validation_frame: pd.DataFrame) -> Resid
     if len(validation_frame) < 3:
         return None
     try:
-        return residual_reference(_residuals(model, _without_labelled_anomalies(validation_frame)))
+        frame = _without_labelled_anomalies(validation_frame)
+        return residual_reference(_residuals(frame, predicted(model, frame)))
     except ValueError:  # a perfect in-sample fit leaves no scale to measure shifts against
         return None
 
@@ -167,12 +177,14 @@ def _predictor(model: FittedModel, frame: pd.DataFrame) -> Callable[[Mapping[str
     return predict
 
 
-def _level_shift(model: FittedModel, reference: ResidualReference | None, reporting: pd.DataFrame) -> dict[str, Any]:
+def _level_shift(
+    model: FittedModel, reference: ResidualReference | None, reporting: pd.DataFrame, predictions: Predictions
+) -> dict[str, Any]:
     """CUSUM of out-of-sample residuals (a two-hour labelled spike is not a level shift), and when it began."""
     if len(reporting) < 3 or reference is None:
         return {"level_shift": None}
     frame = _without_labelled_anomalies(reporting)
-    residuals = _residuals(model, frame)
+    residuals = _residuals(frame, predictions(model, frame))
     finite = np.isfinite(residuals)
     shift = detect_level_shift(residuals[finite], reference)
     since = None
@@ -187,8 +199,8 @@ def _without_labelled_anomalies(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[~frame["is_anomaly"].fillna(False).to_numpy(dtype=bool)]
 
 
-def _residuals(model: FittedModel, frame: pd.DataFrame) -> np.ndarray:
-    return frame["energy_kwh"].to_numpy(dtype=float) - np.asarray(model.predict(frame).value, dtype=float)
+def _residuals(frame: pd.DataFrame, predictions: np.ndarray) -> np.ndarray:
+    return frame["energy_kwh"].to_numpy(dtype=float) - predictions
 
 
 def _instant(value: pd.Timestamp) -> datetime:

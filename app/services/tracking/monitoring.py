@@ -1,9 +1,10 @@
-"""Continuous monitoring of champions: evaluate, record, alert once, resolve, and act.
+"""Continuous monitoring of champions: which series are due, their readings, and their evaluation.
 
-One evaluation stores a MONITORING metrics row and a drift report, raises or folds DRIFT and
-DEGRADATION alerts (one unresolved alert per series and type), resolves them itself once the
-condition has been clear for the policy's number of evaluations, and — when the policy allows —
-retrains, at most once per cooldown.
+A series is due when a full evaluation window of readings arrived after its last one. Its evaluation
+(``evaluation.evaluate``) reads the out-of-sample history and the drift window in one read, takes the
+model from the process's model cache and the residual scale and earlier predictions from its series
+memory (``series_memory``), so a cycle's model work follows the new readings; ``outcomes`` records it,
+raises, resolves and acts.
 """
 
 from __future__ import annotations
@@ -11,37 +12,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.constants import SYSTEM_ACTOR
-from app.db.engine import transaction
-from app.db.tables import Alert, DriftReport, ModelVersion, PerformanceMetrics, TrainingJob
-from app.enums import (
-    AlertType,
-    MetricsSource,
-    ModelType,
-    Severity,
-    TriggerType,
-    VersionStage,
-)
+from app.db.tables import DriftReport, EnergyReading, ModelVersion, PerformanceMetrics
+from app.enums import MetricsSource, ModelType, VersionStage
 from app.errors import Conflict
-from app.ml.drift import ErrorMetrics, window_verdict
-from app.ml.model_types import get_model_type
-from app.services.alerting import alerts
+from app.ml.drift import ErrorMetrics
 from app.services.checks import require_range
 from app.services.fleet import machines, readings
-from app.services.models import job_lifecycle
+from app.services.models.model_cache import MODELS, loaded_models
 from app.services.savings import interventions
-from app.services.tracking import messages, policies, quality
-from app.services.tracking.evaluation import Evaluation, evaluate
-from app.services.tracking.performance import evaluation_row
+from app.services.tracking import outcomes, policies, quality
+from app.services.tracking.evaluation import evaluate, residual_scale
+from app.services.tracking.policies import PolicySettings
+from app.services.tracking.series_memory import SERIES
 
 if TYPE_CHECKING:
     from app.runtime.resources import Resources
@@ -51,9 +43,8 @@ logger = logging.getLogger("kilowatch.monitoring")
 #: Out-of-sample history the CUSUM reads; older residuals have already been judged.
 CUSUM_HISTORY_DAYS = 90
 MAX_WINDOW_DAYS = 365
-#: Which evaluation flag keeps which alert type open.
-CONDITIONS = {AlertType.DRIFT: "data_drift", AlertType.DEGRADATION: "concept_drift"}
-AUTO_TRIGGERS = {AlertType.DRIFT: TriggerType.DRIFT, AlertType.DEGRADATION: TriggerType.DEGRADATION}
+#: Machines evaluated at once on PostgreSQL (SQLite has one writer: one at a time there).
+MACHINES_AT_ONCE = 4
 
 
 @dataclass(frozen=True)
@@ -93,21 +84,36 @@ async def check_drift(
 
 async def evaluate_all(resources: Resources) -> int:
     """The periodic pass: data quality of every monitored machine's new readings, then every champion with a
-    full new window of readings. Returns evaluations made."""
+    full new window of readings. Returns evaluations made.
+
+    The state deciding which series are due is read for all of them in one statement; machines are then
+    evaluated a few at a time (on PostgreSQL), so one machine's database round trips overlap another's
+    computation. Series are independent: their evaluations, alerts and retraining touch only their own rows.
+    """
     await quality.check_all(resources)
     async with resources.reads() as session:
-        champions = (
-            await session.scalars(sa.select(ModelVersion).where(ModelVersion.stage == VersionStage.CHAMPION))
-        ).all()
-    evaluated = 0
-    for version in champions:
-        try:
-            async with resources.reads() as session:
-                champion = Champion(version, await _validation_of(session, version.id))
-            evaluated += await evaluate_champion(resources, champion, None, only_new=True) is not None
-        except Exception:  # one broken series must not stop the others
-            logger.exception("monitoring %s of %s failed", version.model_type.name, version.machine_id)
-    return evaluated
+        monitored = await _monitored(session)
+    MODELS.reserve(len(monitored))
+    SERIES.reserve(len(monitored))
+    machines_due: dict[uuid.UUID, list[tuple[_Due, datetime]]] = defaultdict(list)
+    for due in monitored:
+        if due.latest is not None and _has_new_window(due):
+            machines_due[due.champion.version.machine_id].append((due, due.latest))
+    gate = asyncio.Semaphore(MACHINES_AT_ONCE if resources.settings.dialect == "postgresql" else 1)
+
+    async def machine(series: list[tuple[_Due, datetime]]) -> int:
+        evaluated = 0
+        async with gate:
+            for due, latest in series:
+                version = due.champion.version
+                try:
+                    report = await _evaluate(resources, due.champion, due.policy, latest, None)
+                    evaluated += report is not None
+                except Exception:  # one broken series must not stop the others
+                    logger.exception("monitoring %s of %s failed", version.model_type.name, version.machine_id)
+        return evaluated
+
+    return sum(await asyncio.gather(*(machine(series) for series in machines_due.values())))
 
 
 async def evaluate_champion(
@@ -117,13 +123,68 @@ async def evaluate_champion(
     async with resources.reads() as session:
         policy = (await policies.get(session, version.machine_id, version.model_type)).settings
         latest = await readings.latest_instant(session, version.machine_id)
-        if latest is None or (only_new and not await _has_new_window(session, version, latest, policy)):
-            return None
-        since = max(version.trained_to, latest - timedelta(days=CUSUM_HISTORY_DAYS))
-        reporting = await readings.window_frame(session, version.machine_id, since, latest)
-        days = drift_window_days if drift_window_days is not None else policy.drift_window_days
-        drift_frame = await readings.window_frame(session, version.machine_id, latest - timedelta(days=days), latest)
-        validation_frame = await _validation_frame(session, champion)
+        last_end = await _last_window_end(session, version.id) if only_new else None
+    if latest is None or (only_new and not _has_new_window(_Due(champion, policy, latest, last_end))):
+        return None
+    return await _evaluate(resources, champion, policy, latest, drift_window_days)
+
+
+@dataclass(frozen=True)
+class _Due:
+    champion: Champion
+    policy: PolicySettings
+    #: The machine's newest reading, and the end of the version's last monitoring window.
+    latest: datetime | None
+    last_end: datetime | None
+
+
+async def _monitored(session: AsyncSession) -> list[_Due]:
+    """Every champion with its validation metrics, its machine's newest reading and its last monitoring
+    window's end, in one statement (artifacts are left to the model cache)."""
+    validation = sa.orm.aliased(PerformanceMetrics)
+    newest = (
+        sa.select(sa.func.max(EnergyReading.ts)).where(EnergyReading.machine_id == ModelVersion.machine_id)
+    ).scalar_subquery()
+    last_end = (
+        sa.select(sa.func.max(PerformanceMetrics.window_end)).where(
+            PerformanceMetrics.model_version_id == ModelVersion.id,
+            PerformanceMetrics.source == MetricsSource.MONITORING,
+        )
+    ).scalar_subquery()
+    rows = (
+        await session.execute(
+            sa.select(ModelVersion, validation, newest, last_end)
+            .options(sa.orm.defer(ModelVersion.artifact))
+            .outerjoin(
+                validation,
+                (validation.model_version_id == ModelVersion.id)
+                & (validation.source == MetricsSource.TRAINING_VALIDATION),
+            )
+            .where(ModelVersion.stage == VersionStage.CHAMPION)
+        )
+    ).all()
+    settings = await policies.get_many(session, [(row[0].machine_id, row[0].model_type) for row in rows])
+    return [
+        _Due(Champion(version, metrics), settings[version.machine_id, version.model_type].settings, latest, end)
+        for version, metrics, latest, end in rows
+    ]
+
+
+async def _evaluate(
+    resources: Resources,
+    champion: Champion,
+    policy: PolicySettings,
+    latest: datetime,
+    drift_window_days: float | None,
+) -> DriftReport:
+    version = champion.version
+    since = max(version.trained_to, latest - timedelta(days=CUSUM_HISTORY_DAYS))
+    days = drift_window_days if drift_window_days is not None else policy.drift_window_days
+    drift_start = latest - timedelta(days=days)
+    async with resources.reads() as session:
+        # One read for both windows: the out-of-sample history and the drift window (usually inside it).
+        frame = await readings.window_frame(session, version.machine_id, min(since, drift_start), latest)
+        reporting, drift_frame = frame.loc[frame.index > since], frame.loc[frame.index > drift_start]
         earlier = await _earlier_windows(session, version.id, policy.consecutive_windows - 1)
         if version.model_type == ModelType.BASELINE and await interventions.measure_in_effect(
             session, version.machine_id, version.trained_to, latest
@@ -131,18 +192,25 @@ async def evaluate_champion(
             # After an efficiency measure the baseline's departure is the saving, not a degradation:
             # no performance window, no level shift, and the target leaves the drift check (drivers stay).
             reporting, drift_frame = readings.empty_frame(), drift_frame.drop(columns="energy_kwh")
-    model = get_model_type(version.model_type.value).load(version.artifact)
-    reference = _error_metrics(champion.validation)
+        model = (await loaded_models(session, [version]))[version.id]
+        known, scale = SERIES.scale(version.id)
+        validation_frame = None if known else await _validation_frame(session, champion)
+    if validation_frame is not None:
+        scale = await asyncio.to_thread(residual_scale, model, validation_frame)
+        SERIES.remember_scale(version.id, scale)
     evaluation = await asyncio.to_thread(
-        evaluate, model, version.reference_profile, reference, validation_frame, reporting, drift_frame, earlier, policy
+        evaluate,
+        model,
+        version.reference_profile,
+        _error_metrics(champion.validation),
+        scale,
+        reporting,
+        drift_frame,
+        earlier,
+        policy,
+        partial(SERIES.predictions, version.id),
     )
-    report, raised = await _record(resources, version, evaluation, policy)
-    for outcome in raised:
-        await alerts.publish(resources, outcome)
-    if policy.auto_retrain:
-        for outcome in raised:
-            await _act(resources, outcome.alert, policy.retrain_cooldown_hours)
-    return report
+    return await outcomes.record(resources, version, evaluation, policy)
 
 
 async def _champion(session: AsyncSession, machine_id: uuid.UUID, model_type: ModelType) -> Champion | None:
@@ -165,16 +233,20 @@ async def _validation_of(session: AsyncSession, version_id: uuid.UUID) -> Perfor
     )
 
 
-async def _has_new_window(session: AsyncSession, version: ModelVersion, latest: datetime, policy: Any) -> bool:
+def _has_new_window(due: _Due) -> bool:
     """Windows do not overlap: the next one needs a full window of readings after the last one's end."""
-    last_end = await session.scalar(
+    version, latest = due.champion.version, due.latest
+    start = max(version.trained_to, due.last_end) if due.last_end else version.trained_to
+    return latest is not None and latest - start >= timedelta(hours=due.policy.evaluation_window_hours)
+
+
+async def _last_window_end(session: AsyncSession, version_id: uuid.UUID) -> datetime | None:
+    return await session.scalar(
         sa.select(sa.func.max(PerformanceMetrics.window_end)).where(
-            PerformanceMetrics.model_version_id == version.id,
+            PerformanceMetrics.model_version_id == version_id,
             PerformanceMetrics.source == MetricsSource.MONITORING,
         )
     )
-    start = max(version.trained_to, last_end) if last_end else version.trained_to
-    return latest - start >= timedelta(hours=policy.evaluation_window_hours)
 
 
 async def _validation_frame(session: AsyncSession, champion: Champion) -> Any:
@@ -203,171 +275,3 @@ async def _earlier_windows(session: AsyncSession, version_id: uuid.UUID, count: 
 
 def _error_metrics(row: PerformanceMetrics | None) -> ErrorMetrics:
     return ErrorMetrics(row.cv_rmse, row.nmbe, row.r_squared) if row else ErrorMetrics()
-
-
-async def _record(
-    resources: Resources, version: ModelVersion, evaluation: Evaluation, policy: Any
-) -> tuple[DriftReport, list[alerts.RaisedAlert]]:
-    """Metrics row, drift report and alert changes in one transaction."""
-    now = datetime.now(UTC)
-    features = [feature.to_dict() for feature in evaluation.data_drift.features]
-    flags = {
-        "data_drift": evaluation.data_drift.detected,
-        "concept_drift": evaluation.concept_drift,
-        "window_degraded": evaluation.window_degraded,
-        "drift_verdict": window_verdict(features),
-    }
-    concept = messages.concept(evaluation)
-    metrics = evaluation.metrics.as_dict() if evaluation.metrics else {}
-    async with transaction(resources.sessions) as session:
-        session.add(
-            evaluation_row(
-                metrics=metrics,
-                extra=flags,
-                machine_id=version.machine_id,
-                model_type=version.model_type,
-                model_version_id=version.id,
-                source=MetricsSource.MONITORING,
-                evaluated_at=now,
-                window_start=evaluation.window_start,
-                window_end=evaluation.window_end,
-                sample_count=evaluation.sample_count,
-                drift_detected=evaluation.detected,
-                drift_score=evaluation.data_drift.drift_score,
-            )
-        )
-        report = DriftReport(
-            machine_id=version.machine_id,
-            model_type=version.model_type,
-            model_version_id=version.id,
-            checked_at=now,
-            window_start=evaluation.drift_window_start,
-            window_end=evaluation.drift_window_end,
-            sample_count=evaluation.drift_samples,
-            drift_detected=evaluation.detected,
-            drift_score=evaluation.data_drift.drift_score,
-            features=features,
-            concept=concept,
-        )
-        session.add(report)
-        await session.flush()
-        raised = await _raise(session, resources, version, evaluation, report)
-        await _resolve_cleared(session, version, policy.clear_windows, {o.alert.alert_type for o in raised})
-    return report, raised
-
-
-async def _raise(
-    session: AsyncSession, resources: Resources, version: ModelVersion, evaluation: Evaluation, report: DriftReport
-) -> list[alerts.RaisedAlert]:
-    raised = []
-    raise_alert = partial(
-        alerts.raise_alert,
-        session,
-        machine_id=version.machine_id,
-        model_type=version.model_type,
-        notify=resources.settings.webhook_urls,
-    )
-    data = evaluation.data_drift
-    if data.detected:
-        drifted = [f for f in data.features if f.drifted]
-        named = "; ".join(f"{f.feature}: {f.explanation}" for f in drifted)
-        span = messages.span(evaluation.drift_window_start, evaluation.drift_window_end)
-        raised.append(
-            await raise_alert(
-                alert_type=AlertType.DRIFT,
-                severity=Severity.CRITICAL if data.severity.value == "critical" else Severity.WARNING,
-                message=f"Inputs of version {version.version} left what it was trained on ({span}): {named}",
-                details={
-                    "drift_report_id": str(report.id),
-                    "model_version": version.version,
-                    "window_start": evaluation.drift_window_start.isoformat(),
-                    "window_end": evaluation.drift_window_end.isoformat(),
-                    "features": [f.feature for f in drifted],
-                    "explanations": {f.feature: f.explanation for f in drifted},
-                    "drift_score": data.drift_score,
-                },
-            )
-        )
-    if evaluation.concept_drift:
-        raised.append(
-            await raise_alert(
-                alert_type=AlertType.DEGRADATION,
-                severity=messages.degradation_severity(evaluation),
-                message=messages.degradation_message(evaluation, version),
-                details={
-                    "drift_report_id": str(report.id),
-                    "model_version": version.version,
-                    "window_start": messages.iso(evaluation.level_shift_since or evaluation.window_start),
-                    "window_end": messages.iso(evaluation.window_end),
-                    **messages.concept(evaluation),
-                },
-            )
-        )
-    return raised
-
-
-async def _resolve_cleared(
-    session: AsyncSession, version: ModelVersion, clear_windows: int, present: set[AlertType]
-) -> None:
-    """Resolve an alert whose condition was absent from the last ``clear_windows`` evaluations."""
-    recent = (
-        await session.scalars(
-            sa.select(PerformanceMetrics.extra)
-            .where(
-                PerformanceMetrics.machine_id == version.machine_id,
-                PerformanceMetrics.model_type == version.model_type,
-                PerformanceMetrics.source == MetricsSource.MONITORING,
-            )
-            .order_by(PerformanceMetrics.evaluated_at.desc())
-            .limit(clear_windows)
-        )
-    ).all()
-    if len(recent) < clear_windows:
-        return
-    for alert_type, flag in CONDITIONS.items():
-        if alert_type in present or any(extra.get(flag) for extra in recent):
-            continue
-        await alerts.resolve_by_system(
-            session,
-            version.machine_id,
-            version.model_type,
-            alert_type,
-            f"Condition cleared for {clear_windows} consecutive evaluations",
-        )
-
-
-async def _act(resources: Resources, alert: Alert, cooldown_hours: float) -> None:
-    """Retrain on a DRIFT or DEGRADATION alert, unless an automatic retraining ran within the cooldown."""
-    trigger_type = AUTO_TRIGGERS.get(alert.alert_type)
-    if trigger_type is None:
-        return
-    async with resources.reads() as session:
-        recent = await session.scalar(
-            sa.select(TrainingJob.id)
-            .where(
-                TrainingJob.machine_id == alert.machine_id,
-                TrainingJob.model_type == alert.model_type,
-                TrainingJob.trigger_type.in_(list(AUTO_TRIGGERS.values())),
-                TrainingJob.created_at > datetime.now(UTC) - timedelta(hours=cooldown_hours),
-            )
-            .limit(1)
-        )
-    if recent is not None:
-        return
-    outcome = await job_lifecycle.trigger(
-        resources,
-        alert.machine_id,
-        alert.model_type,
-        trigger_type,
-        reason=f"automatic: {alert.message[:200]}",
-        requested_by=SYSTEM_ACTOR,
-    )
-    action = (
-        f"retraining job {outcome.job.id} started"
-        if outcome.triggered
-        else f"retraining already in progress (job {outcome.job.id})"
-    )
-    async with transaction(resources.sessions) as session:
-        await session.execute(
-            sa.update(Alert).where(Alert.id == alert.id).values(auto_action=action, training_job_id=outcome.job.id)
-        )
