@@ -16,6 +16,10 @@ class ModelType(StrEnum):
     FORECAST_PROPHET = "forecast_prophet"
 
 
+#: Model types by stored value, for rows read without SQLAlchemy's enum processing (a dict lookup, not a call).
+MODEL_TYPES: dict[str, ModelType] = {member.value: member for member in ModelType}
+
+
 class JobStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"

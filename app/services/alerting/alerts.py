@@ -223,7 +223,8 @@ _UNRESOLVED_SEVERITIES = sa.select(
 class UnresolvedSeverities:
     """Severities of unresolved alerts: about each series' model, and about each machine's readings."""
 
-    series: dict[tuple[uuid.UUID, ModelType], list[Severity]]
+    #: Per machine and model type.
+    series: dict[uuid.UUID, dict[ModelType, list[Severity]]]
     machines: dict[uuid.UUID, list[Severity]]
 
 
@@ -234,7 +235,8 @@ async def unresolved_severities(engine: AsyncEngine) -> UnresolvedSeverities:
         if AlertType(row.alert_type) in MACHINE_ALERT_TYPES:
             found.machines.setdefault(row.machine_id, []).append(Severity(row.severity))
         else:
-            found.series.setdefault((row.machine_id, ModelType(row.model_type)), []).append(Severity(row.severity))
+            of_machine = found.series.setdefault(row.machine_id, {})
+            of_machine.setdefault(ModelType(row.model_type), []).append(Severity(row.severity))
     return found
 
 

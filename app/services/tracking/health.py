@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -36,6 +36,7 @@ from app.services.models import registry
 from app.services.tracking import performance, policies
 from app.services.tracking.policies import DEFAULT_POLICY, Policy
 
+_NONE: dict[ModelType, Any] = {}
 #: Worst first: the order of the fleet page and of ``Health``'s members.
 HEALTH_RANK = {health: rank for rank, health in enumerate(Health)}
 _ALERT_HEALTH = {Severity.CRITICAL: Health.CRITICAL, Severity.WARNING: Health.WARNING}
@@ -76,11 +77,15 @@ def outside_policy(latest: Metrics, limits: MetricLimits) -> bool:
     )
 
 
-def series_health(latest: Metrics | None, limits: MetricLimits, severities: Iterable[Severity]) -> Health:
+def series_health(latest: Metrics | None, limits: MetricLimits, severities: Collection[Severity]) -> Health:
     """One series' health from its latest evaluation, its policy's limits and its model alerts' severities."""
-    if latest is not None and outside_policy(latest, limits):
+    if latest is None:
+        judged = Health.NO_DATA
+    elif outside_policy(latest, limits):
         return Health.CRITICAL
-    return worst([Health.OK if latest is not None else Health.NO_DATA, *alert_healths(severities)])
+    else:
+        judged = Health.OK
+    return worst([judged, *alert_healths(severities)]) if severities else judged
 
 
 def machine_health(series: Iterable[Health], readings_alerts: Iterable[Severity]) -> Health:
@@ -181,11 +186,12 @@ async def _judge_fleet(engine: AsyncEngine) -> list[_Judged]:
     severities = await alerts.unresolved_severities(engine)
     judged = []
     for row in rows:
+        # One lookup per machine, then per model type: a UUID's hash is computed in Python.
+        its_latest, its_limits = latest.get(row.id, _NONE), limits.get(row.id, _NONE)
+        its_alerts = severities.series.get(row.id, _NONE)
         series = {
             model_type: series_health(
-                latest.get((row.id, model_type)),
-                limits.get((row.id, model_type), DEFAULT_POLICY),
-                severities.series.get((row.id, model_type), ()),
+                its_latest.get(model_type), its_limits.get(model_type, DEFAULT_POLICY), its_alerts.get(model_type, ())
             )
             for model_type in ModelType
         }

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.driver_reads import fetch_all
 from app.db.tables import METRIC_COLUMNS, PerformanceMetrics, core_table
-from app.enums import MetricsSource, ModelType
+from app.enums import MODEL_TYPES, MetricsSource, ModelType
 from app.errors import InvalidInput, NotFound
 from app.services.checks import camel_case, require_limit, require_range, require_window
 from app.services.models import registry
@@ -29,9 +29,9 @@ latest_view = sa.table(
     sa.column("id", sa.Uuid),
     sa.column("machine_id", sa.Uuid),
     sa.column("model_type", sa.String),
-    sa.column("r_squared", sa.Float),
-    sa.column("cv_rmse", sa.Float),
-    sa.column("nmbe", sa.Float),
+    # Untyped: read as the driver gives them (floats on both databases). Typed as Float, asyncpg's result
+    # processing needs each column's type code, so the whole-fleet read could not run on the driver alone.
+    *(sa.column(name, sa.types.NullType()) for name in ("r_squared", "cv_rmse", "nmbe")),
 )
 
 
@@ -289,11 +289,13 @@ _FLEET_LATEST = sa.select(
 )
 
 
-async def latest_metrics_of_fleet(engine: AsyncEngine) -> dict[tuple[uuid.UUID, ModelType], Any]:
-    """Every series' latest ``r_squared``, ``cv_rmse`` and ``nmbe`` (rows with those fields): what judging a
-    whole fleet's health needs, one statement that builds no ORM objects."""
-    rows = await fetch_all(engine, _FLEET_LATEST)
-    return {(row.machine_id, ModelType(row.model_type)): row for row in rows}
+async def latest_metrics_of_fleet(engine: AsyncEngine) -> dict[uuid.UUID, dict[ModelType, Any]]:
+    """Per machine and model type, the latest ``r_squared``, ``cv_rmse`` and ``nmbe`` (rows with those fields):
+    what judging a whole fleet's health needs, one statement that builds no ORM objects."""
+    found: dict[uuid.UUID, dict[ModelType, Any]] = {}
+    for row in await fetch_all(engine, _FLEET_LATEST):
+        found.setdefault(row.machine_id, {})[MODEL_TYPES[row.model_type]] = row
+    return found
 
 
 async def validation_for_versions(

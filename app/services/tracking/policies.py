@@ -120,11 +120,13 @@ _STORED_LIMITS = sa.select(
 )
 
 
-async def metric_limits_of_fleet(engine: AsyncEngine) -> dict[tuple[uuid.UUID, ModelType], Any]:
-    """The metric limits of every stored policy (rows with ``max_cv_rmse``, ``max_abs_nmbe`` and
-    ``min_r_squared``); a series absent from the result has ``DEFAULT_POLICY``'s."""
-    rows = await fetch_all(engine, _STORED_LIMITS)
-    return {(row.machine_id, ModelType(row.model_type)): row for row in rows}
+async def metric_limits_of_fleet(engine: AsyncEngine) -> dict[uuid.UUID, dict[ModelType, Any]]:
+    """Per machine and model type, the metric limits of every stored policy (rows with ``max_cv_rmse``,
+    ``max_abs_nmbe`` and ``min_r_squared``); a series absent from the result has ``DEFAULT_POLICY``'s."""
+    found: dict[uuid.UUID, dict[ModelType, Any]] = {}
+    for row in await fetch_all(engine, _STORED_LIMITS):
+        found.setdefault(row.machine_id, {})[ModelType(row.model_type)] = row
+    return found
 
 
 async def get(session: AsyncSession, machine_id: uuid.UUID, model_type: ModelType) -> Policy:
