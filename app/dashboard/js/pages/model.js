@@ -215,7 +215,7 @@ function policyView(policy) {
       fact("Max CV(RMSE)", percent(policy.maxCvRmse, 0)),
       fact("Max |NMBE|", percent(policy.maxAbsNmbe, 0)),
       fact("Min R²", policy.minRSquared ?? "none"),
-      fact("Drift warning / critical", `${policy.psiWarning} / ${policy.psiCritical}`),
+      fact("PSI of a material / large change", `${policy.psiWarning} / ${policy.psiCritical}`),
       fact("Auto-retrain", policy.autoRetrain ? `on (cooldown ${policy.retrainCooldownHours} h)` : "off"),
     ),
   );
