@@ -140,7 +140,8 @@ class _Due:
 
 async def _monitored(session: AsyncSession) -> list[_Due]:
     """Every champion with its validation metrics, its machine's newest reading and its last monitoring
-    window's end, in one statement (artifacts are left to the model cache)."""
+    window's end, in one statement. Artifacts are left to the model cache and reference profiles (~200 kB
+    each for a year of hourly readings) to the evaluation: most hourly passes find few series due."""
     validation = sa.orm.aliased(PerformanceMetrics)
     newest = (
         sa.select(sa.func.max(EnergyReading.ts)).where(EnergyReading.machine_id == ModelVersion.machine_id)
@@ -154,7 +155,7 @@ async def _monitored(session: AsyncSession) -> list[_Due]:
     rows = (
         await session.execute(
             sa.select(ModelVersion, validation, newest, last_end)
-            .options(sa.orm.defer(ModelVersion.artifact))
+            .options(sa.orm.defer(ModelVersion.artifact), sa.orm.defer(ModelVersion.reference_profile))
             .outerjoin(
                 validation,
                 (validation.model_version_id == ModelVersion.id)
@@ -192,6 +193,9 @@ async def _evaluate(
             # After an efficiency measure the baseline's departure is the saving, not a degradation:
             # no performance window, no level shift, and the target leaves the drift check (drivers stay).
             reporting, drift_frame = readings.empty_frame(), drift_frame.drop(columns="energy_kwh")
+        profile = (
+            await session.execute(sa.select(ModelVersion.reference_profile).where(ModelVersion.id == version.id))
+        ).scalar_one()
         model = (await loaded_models(session, [version]))[version.id]
         known, scale = SERIES.scale(version.id)
         validation_frame = None if known else await _validation_frame(session, champion)
@@ -201,7 +205,7 @@ async def _evaluate(
     evaluation = await asyncio.to_thread(
         evaluate,
         model,
-        version.reference_profile,
+        profile,
         _error_metrics(champion.validation),
         scale,
         reporting,
