@@ -128,7 +128,13 @@ class Mutation:
     )
     async def record_intervention(self, info: Info, input: InterventionInput) -> Intervention:
         view = await interventions.record(
-            info.context.resources, input.machine_id, input.at, input.kind, input.description, info.context.actor
+            info.context.resources,
+            input.machine_id,
+            input.at,
+            input.kind,
+            input.description,
+            info.context.actor,
+            write=info.context.write,
         )
         return Intervention.from_view(view)
 

@@ -9,10 +9,14 @@ from typing import Any
 
 import httpx
 import pandas as pd
+import pytest
+import sqlalchemy as sa
 
+from app.db.tables import AuditEntry
 from app.enums import ModelType
 from app.ml.synthetic import DEMO_FLEET, LevelShift, generate_readings
 from app.runtime.resources import Resources
+from app.services.access import audit
 from app.services.tracking import relearning
 from tests.integration.test_training import trigger, wait_for_terminal
 from tests.seeding import ingest_frame, machine_with_frame
@@ -236,6 +240,41 @@ async def test_bad_requests_are_refused_with_typed_errors(
     assert error_of(await savings_result(client, machine_id), "CONFLICT")  # nothing to measure against yet
     listed = data_of(await graphql(client, INTERVENTIONS, {"m": str(machine_id)}))["machine"]["interventions"]
     assert listed == []
+
+
+async def test_an_intervention_and_its_audit_entry_commit_together_or_not_at_all(
+    client: httpx.AsyncClient, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine_id = await machine_with_frame(resources, "press", press(20, seed=27))
+    at = START + pd.Timedelta(days=5)  # too little history for a baseline job: the row is the whole change
+
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("audit storage broken")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(audit, "record", broken)
+        error_of(await graphql(client, RECORD, {"input": _input(machine_id, at)}), "INTERNAL")
+    assert await _listed(client, machine_id) == []
+    assert await _entries(resources, "recordIntervention") == []
+
+    recorded = data_of(await graphql(client, RECORD, {"input": _input(machine_id, at)}))["recordIntervention"]
+
+    assert [item["id"] for item in await _listed(client, machine_id)] == [recorded["id"]]
+    entries = await _entries(resources, "recordIntervention")
+    assert [(entry.outcome, entry.target_ids) for entry in entries] == [("ok", [str(machine_id), recorded["id"]])]
+
+
+def _input(machine_id: uuid.UUID, at: pd.Timestamp) -> dict[str, str]:
+    return {"machineId": str(machine_id), "at": at.isoformat(), "kind": "EFFICIENCY_MEASURE", "description": "LED"}
+
+
+async def _listed(client: httpx.AsyncClient, machine_id: uuid.UUID) -> list[dict[str, Any]]:
+    return data_of(await graphql(client, INTERVENTIONS, {"m": str(machine_id)}))["machine"]["interventions"]
+
+
+async def _entries(resources: Resources, operation: str) -> list[AuditEntry]:
+    async with resources.sessions() as session:
+        return list((await session.scalars(sa.select(AuditEntry).where(AuditEntry.operation == operation))).all())
 
 
 async def savings_result(client: httpx.AsyncClient, machine_id: uuid.UUID, **variables: Any) -> dict[str, Any]:

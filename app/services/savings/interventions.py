@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -110,6 +111,11 @@ async def measure_in_effect(session: AsyncSession, machine_id: uuid.UUID, since:
     return measure is not None and measure.at <= latest
 
 
+#: Opens the transaction the intervention is written in: ``Context.write`` for a GraphQL mutation (its
+#: audit entry joins that transaction), ``transaction(resources.sessions)`` for everyone else.
+Writer = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
 async def record(
     resources: Resources,
     machine_id: uuid.UUID,
@@ -117,23 +123,37 @@ async def record(
     kind: InterventionKind,
     description: str,
     actor: str | None,
+    *,
+    write: Writer | None = None,
 ) -> InterventionView:
-    """Store the intervention and freeze (or start fitting) its baseline."""
+    """Store the intervention with its frozen baseline, or with the job fitting one, in ``write``'s transaction.
+
+    The baseline job (when the champion saw data from ``at`` on) is started first, in a transaction of
+    its own: on SQLite a second write transaction cannot open while ``write``'s is held, and the
+    intervention row must name the job. So a recording that fails after that (the database, or the
+    audit entry) leaves the job running; its version never replaces the champion, and recording the
+    intervention again attaches the same job (``_start_baseline_job``) instead of fitting a second one.
+    """
     require_aware("at", at)
     if at > datetime.now(UTC):
         raise InvalidInput(f"at must not be in the future (got {at.isoformat()})", field="at")
     cleaned = require_label("description", description, MAX_DESCRIPTION_LENGTH)
-    async with transaction(resources.sessions) as session:
+    async with resources.reads() as session:
         await machines.require(session, machine_id)
-        row = Intervention(machine_id=machine_id, at=at, kind=kind, description=cleaned, created_by=actor)
+        champion = await registry.champion_of(session, machine_id, ModelType.BASELINE)
+    job_id = None
+    if champion is None or champion.trained_to >= at:
+        job_id = await _start_baseline_job(resources, machine_id, at, kind, actor or SYSTEM_ACTOR)
+    async with write() if write is not None else transaction(resources.sessions) as session:
+        await machines.require(session, machine_id)
+        row = Intervention(
+            machine_id=machine_id, at=at, kind=kind, description=cleaned, created_by=actor, baseline_job_id=job_id
+        )
         session.add(row)
         await session.flush()
-        await _freeze_champion(session, row)
-        intervention_id = row.id
-    if row.baseline_version_id is None:
-        await _start_baseline_job(resources, intervention_id)
-    async with resources.reads() as session:
-        view = await get(session, intervention_id)
+        if job_id is None:
+            await _freeze_champion(session, row)  # the champion may have changed since it was read: settle retries
+        view = await get(session, row.id)
     assert view is not None
     return view
 
@@ -147,33 +167,32 @@ async def _freeze_champion(session: AsyncSession, row: Intervention) -> bool:
     return True
 
 
-async def _start_baseline_job(resources: Resources, intervention_id: uuid.UUID) -> None:
-    """Fit a BASELINE on the data before ``at`` when there is enough of it; the job id goes on the row.
+async def _start_baseline_job(
+    resources: Resources, machine_id: uuid.UUID, at: datetime, kind: InterventionKind, requested_by: str
+) -> uuid.UUID | None:
+    """Fit a BASELINE on the data before ``at`` when there is enough of it; the job's id, or None.
 
-    When another BASELINE job is already running the trigger answers with it instead; that job does
-    not stop at ``at``, so nothing is attached and ``settle`` tries again on its next pass.
+    When a BASELINE job is already active the trigger answers with it: it is this intervention's
+    baseline only if it also stops at ``at`` (an earlier attempt to record the same change); any
+    other job does not, so nothing is attached and ``settle`` tries again on its next pass.
     """
     async with resources.reads() as session:
-        row = await session.get(Intervention, intervention_id)
-        assert row is not None
-        history = await windows.span(session, row.machine_id, None, row.at)
+        history = await windows.span(session, machine_id, None, at)
     if not windows.has_history(ModelType.BASELINE, *history):
-        logger.info("intervention %s: too little data before %s to fit a baseline", intervention_id, row.at)
-        return
+        logger.info("machine %s: too little data before %s to fit a baseline", machine_id, at)
+        return None
     outcome = await job_lifecycle.trigger(
         resources,
-        row.machine_id,
+        machine_id,
         ModelType.BASELINE,
         TriggerType.MANUAL,
-        reason=f"baseline on the data before the {row.kind.name.lower().replace('_', ' ')} of {row.at.isoformat()}",
-        requested_by=row.created_by or SYSTEM_ACTOR,
-        train_to=row.at,
+        reason=f"baseline on the data before the {kind.name.lower().replace('_', ' ')} of {at.isoformat()}",
+        requested_by=requested_by,
+        train_to=at,
     )
-    if outcome.triggered:
-        async with transaction(resources.sessions) as session:
-            await session.execute(
-                sa.update(Intervention).where(Intervention.id == intervention_id).values(baseline_job_id=outcome.job.id)
-            )
+    if outcome.triggered or outcome.job.train_to == at:
+        return outcome.job.id
+    return None
 
 
 async def settle(resources: Resources) -> int:
@@ -215,7 +234,14 @@ async def settle(resources: Resources) -> int:
                 )
                 frozen += 1
         if current is None:
-            await _start_baseline_job(resources, row.id)
+            job_id = await _start_baseline_job(
+                resources, row.machine_id, row.at, row.kind, row.created_by or SYSTEM_ACTOR
+            )
+            if job_id is not None:
+                async with transaction(resources.sessions) as session:
+                    await session.execute(
+                        sa.update(Intervention).where(Intervention.id == row.id).values(baseline_job_id=job_id)
+                    )
     return frozen
 
 
