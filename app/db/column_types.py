@@ -1,12 +1,19 @@
-"""Column types the tables share: UTC instants, JSON documents and enums stored as checked strings."""
+"""Column types the tables share: UTC instants, JSON documents and enums stored as checked strings.
+
+Also ``json_object``, a JSON document built by the database on either dialect.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -35,6 +42,28 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 JsonDocument = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class json_object(FunctionElement[Any]):  # noqa: N801 - named like the SQL function it stands for
+    """``json_object(key, value, ...)``: a ``JsonDocument`` built from key/value pairs, in SQL.
+
+    SQLite's ``json_object``, PostgreSQL's ``jsonb_build_object``, so that it can stand beside a
+    JSONB column in one ``CASE``. Keys must be literal columns (``sa.literal_column("'name'")``):
+    ``jsonb_build_object`` takes ``"any"`` arguments, whose bind parameters PostgreSQL cannot type.
+    """
+
+    type = JsonDocument
+    inherit_cache = True
+
+
+@compiles(json_object)
+def _json_object(element: json_object, compiler: SQLCompiler, **options: Any) -> str:
+    return f"json_object({compiler.process(element.clauses, **options)})"
+
+
+@compiles(json_object, "postgresql")
+def _jsonb_build_object(element: json_object, compiler: SQLCompiler, **options: Any) -> str:
+    return f"jsonb_build_object({compiler.process(element.clauses, **options)})"
 
 
 def enum_column(enum_class: type[Enum]) -> sa.Enum:

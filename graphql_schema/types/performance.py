@@ -3,12 +3,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 import strawberry
 from strawberry.scalars import JSON
 
 from app.db import tables
-from app.services.tracking.performance import TrendPoint
 from graphql_schema.engine.context import Info
 from graphql_schema.enums import MetricsSource, ModelType
 from graphql_schema.types.drift import DriftVerdict
@@ -25,15 +26,8 @@ class PerformanceMetrics:
     window_start: datetime | None
     window_end: datetime | None
     sample_count: int
-    r_squared: float | None
-    rmse: float | None
-    mae: float | None
-    mape: float | None
-    cv_rmse: float | None
-    nmbe: float | None
-    precision: float | None
-    recall: float | None
-    f1: float | None
+    # The metric fields, one per metric column (``tables.METRIC_COLUMNS``, their one list), in its order.
+    __annotations__.update(dict.fromkeys(tables.METRIC_COLUMNS, "float | None"))
     drift_detected: bool
     drift_score: float | None
     extra: JSON = strawberry.field(
@@ -63,8 +57,9 @@ class PerformanceMetrics:
 
     @classmethod
     def from_row(
-        cls, row: tables.PerformanceMetrics | TrendPoint, known_version: int | None = None
+        cls, row: tables.PerformanceMetrics | sa.Row[Any], known_version: int | None = None
     ) -> PerformanceMetrics:
+        """From a stored row, or a point of ``performance.trend`` (a row with the same fields)."""
         return cls(
             known_version=known_version,
             id=row.id,
