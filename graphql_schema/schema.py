@@ -24,7 +24,7 @@ from graphql_schema.engine.extension_hooks import CachedHooksRunner
 from graphql_schema.engine.limits import DocumentLimits
 from graphql_schema.engine.observability import OperationMetrics
 from graphql_schema.engine.parsing import DocumentCache
-from graphql_schema.engine.variables import FastVariablesExecutionContext
+from graphql_schema.engine.plain_fields import PlainFieldsExecutionContext
 from graphql_schema.mutations import Mutation
 from graphql_schema.queries import Query
 from graphql_schema.scalars import SCALAR_MAP
@@ -70,7 +70,7 @@ def build_schema(settings: Settings | None = None) -> KilowatchSchema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        execution_context_class=FastVariablesExecutionContext,
+        execution_context_class=PlainFieldsExecutionContext,
     )
 
 

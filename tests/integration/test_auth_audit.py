@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from app.db.tables import AuditEntry
 from app.runtime.resources import Resources
@@ -179,6 +180,48 @@ def statements_of(resources: Resources) -> Iterator[dict[str, int]]:
         sa.event.remove(engine, "commit", commit)
 
 
+@contextmanager
+def round_trips_to_postgresql(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """What the asyncpg driver sent while the block ran, one item per round trip to the server.
+
+    Counted where SQLAlchemy's asyncpg adapter calls the driver: a BEGIN when a transaction starts
+    (none on autocommit connections), each statement (their prepared forms are cached per
+    connection once used), a COMMIT or ROLLBACK only when a transaction was started. Token lookups
+    are left out: whether one runs depends on the age of the token cache, not on the call.
+    """
+    sent: list[str] = []
+    adapter = asyncpg_dialect.AsyncAdapt_asyncpg_connection
+    cursor = asyncpg_dialect.AsyncAdapt_asyncpg_cursor
+    start, commit, rollback = adapter._start_transaction, adapter.commit, adapter.rollback
+    execute = cursor._prepare_and_execute
+
+    async def counted_start(self: Any) -> None:
+        if self.isolation_level != "autocommit":
+            sent.append("BEGIN")
+        await start(self)
+
+    def counted(name: str, method: Any) -> Any:
+        def run(self: Any) -> None:
+            if self._transaction is not None:
+                sent.append(name)
+            method(self)
+
+        return run
+
+    async def counted_execute(self: Any, operation: str, parameters: Any) -> None:
+        try:
+            await execute(self, operation, parameters)  # it begins the transaction first, where one is due
+        finally:
+            if "api_tokens" not in operation:
+                sent.append(operation.split(None, 1)[0].upper())
+
+    monkeypatch.setattr(adapter, "_start_transaction", counted_start)
+    monkeypatch.setattr(adapter, "commit", counted("COMMIT", commit))
+    monkeypatch.setattr(adapter, "rollback", counted("ROLLBACK", rollback))
+    monkeypatch.setattr(cursor, "_prepare_and_execute", counted_execute)
+    yield sent
+
+
 async def test_a_mutation_and_its_entry_commit_together_in_one_transaction(
     operator_client: httpx.AsyncClient, resources: Resources
 ) -> None:
@@ -209,6 +252,34 @@ async def test_a_failed_mutation_costs_its_read_and_one_entry(
     assert seen["statements"] == 2  # the alert's lookup, then the entry in a statement of its own
     entry = (await _entries(resources))[-1]
     assert (entry.operation, entry.outcome, entry.target_ids) == ("acknowledgeAlert", "NOT_FOUND", [missing])
+
+
+async def test_round_trips_of_a_read_a_write_and_a_failed_write(
+    operator_client: httpx.AsyncClient, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if resources.engine.dialect.name != "postgresql":
+        pytest.skip("round trips to a server: SQLite has none")
+    machine_id = data_of(await graphql(operator_client, REGISTER))["registerMachine"]["id"]
+    read = "query($m: UUID!) { machine(id: $m) { id name } }"
+    acknowledge = "mutation($id: UUID!) { acknowledgeAlert(id: $id) { id } }"
+    calls = [(read, {"m": machine_id}, None), (RECORD, {"m": machine_id}, None)]
+    calls.append((acknowledge, {"id": str(uuid.uuid4())}, "NOT_FOUND"))
+    for query, variables, _ in calls:  # once first, so that every statement is prepared on the connection
+        await graphql(operator_client, query, variables)
+
+    counted = []
+    with round_trips_to_postgresql(monkeypatch) as sent:
+        for query, variables, code in calls:
+            sent.clear()
+            answer = await graphql(operator_client, query, variables)
+            error_of(answer, code) if code else data_of(answer)
+            counted.append(list(sent))
+
+    assert counted == [
+        ["SELECT"],  # autocommit: no BEGIN, no COMMIT
+        ["BEGIN", "INSERT", "INSERT", "COMMIT"],  # the evaluation and its entry, one transaction
+        ["BEGIN", "SELECT", "ROLLBACK", "INSERT"],  # the lookup, then the entry on its own (autocommit)
+    ]
 
 
 async def test_skipped_fields_leave_no_entry_and_a_repeated_fragment_leaves_one(

@@ -32,10 +32,14 @@ class AuditRecord:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+#: Built once; the entries are the parameters of its execution.
+_INSERT = sa.insert(core_table(AuditEntry))
+
+
 async def record(session: AsyncSession, records: Sequence[AuditRecord]) -> None:
     """One INSERT without RETURNING: nothing of the new rows is read back, so no ORM objects are made."""
     await session.execute(
-        sa.insert(core_table(AuditEntry)),
+        _INSERT,
         [
             {
                 "actor": item.actor,

@@ -58,6 +58,10 @@ def evaluation_row(
     )
 
 
+#: Every column given as a parameter of the execution (see ``record_external``).
+_INSERT = sa.insert(core_table(PerformanceMetrics))
+
+
 async def record_external(
     session: AsyncSession,
     *,
@@ -73,7 +77,9 @@ async def record_external(
 
     One INSERT, no read first: an unknown machine is reported from the foreign key's refusal (the
     caller's transaction is rolled back either way). A given version is read to check its series,
-    which also proves the machine exists.
+    which also proves the machine exists. The statement is built once and the row passed as its
+    parameters: ``insert().values(row)`` made a new statement of 21 literal values per call, whose
+    construction and cache key took ~15 % of the CPU time of a ``recordMetrics`` request.
     """
     if sample_count < 0:
         raise InvalidInput(f"sampleCount must be ≥ 0, got {sample_count}", field="sampleCount")
@@ -97,7 +103,7 @@ async def record_external(
         **{name: values.get(name) for name in METRIC_COLUMNS},
     }
     try:
-        await session.execute(sa.insert(core_table(PerformanceMetrics)).values(columns))
+        await session.execute(_INSERT, columns)
     except IntegrityError as error:
         raise NotFound(f"machine {machine_id} does not exist", field="machineId") from error
     return PerformanceMetrics(**columns)  # what was stored, without reading it back
@@ -134,7 +140,10 @@ async def trend(
         return []
     since = _aware(newest) - timedelta(days=days)
     parameters = {"machine_id": machine_id, "model_type": model_type, "since": since, "max_points": max_points}
-    return (await session.execute(_TREND, parameters)).all()
+    # On the session's connection: a Core statement needs none of the ORM's result machinery (~10 % of
+    # a 500-point trend's CPU time when run through the session).
+    connection = await session.connection()
+    return (await connection.execute(_TREND, parameters)).all()
 
 
 def _aware(instant: datetime) -> datetime:
