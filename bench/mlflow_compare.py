@@ -145,17 +145,34 @@ def metrics_input(machine_id: str, index: int) -> dict[str, Any]:
     }
 
 
-def interleaved(
-    count: int, block: int, ours: tuple[str, Callable[[int], object]], theirs: tuple[str, Callable[[int], object]]
-) -> tuple[Timing, Timing]:
-    """Both sides in alternating blocks, so a change in the host's load hits both alike."""
-    mine: list[float] = []
-    other: list[float] = []
+def interleaved(count: int, block: int, *sides: tuple[str, Callable[[int], object]]) -> tuple[Timing, ...]:
+    """All sides in alternating blocks, so a change in the host's load hits each alike."""
+    seconds: list[list[float]] = [[] for _ in sides]
     for start in range(0, count, block):
         size = min(block, count - start)
-        mine += timed(ours[0], size, lambda index, first=start: ours[1](first + index)).seconds
-        other += timed(theirs[0], size, lambda index, first=start: theirs[1](first + index)).seconds
-    return Timing(ours[0], mine), Timing(theirs[0], other)
+        for (label, call), into in zip(sides, seconds, strict=True):
+            into += timed(label, size, lambda index, first=start, call=call: call(first + index)).seconds
+    return tuple(Timing(label, taken) for (label, _), taken in zip(sides, seconds, strict=True))
+
+
+@contextmanager
+def durable_insert(database_url: str) -> Iterator[Callable[[int], object]]:
+    """One autocommitted single-row INSERT through the bare driver: the least any durable write costs here.
+
+    Each waits for its commit to be flushed to disk (PostgreSQL's default ``synchronous_commit``), as
+    both servers' writes do; no server, no GraphQL, no ORM around it.
+    """
+    loop = asyncio.new_event_loop()
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    connection = loop.run_until_complete(asyncpg.connect(dsn))
+    try:
+        loop.run_until_complete(connection.execute("CREATE TABLE bench_floor (id bigserial PRIMARY KEY, v float8)"))
+        yield lambda index: loop.run_until_complete(
+            connection.execute("INSERT INTO bench_floor (v) VALUES ($1)", float(index))
+        )
+    finally:
+        loop.run_until_complete(connection.close())
+        loop.close()
 
 
 @contextmanager
@@ -187,12 +204,15 @@ def measure(kilowatch_url: str, mlflow_uri: str, arguments: argparse.Namespace, 
 
         timed("warm-up", WARM_UP, record)
         timed("warm-up", WARM_UP, log)
-        writes = interleaved(
-            arguments.calls,
-            100,
-            ("Kilowatch recordMetrics", lambda index: record(WARM_UP + index)),
-            ("MLflow log_metric", lambda index: log(WARM_UP + index)),
-        )
+        with durable_insert(kilowatch_url) as floor:
+            timed("warm-up", WARM_UP, floor)
+            writes = interleaved(
+                arguments.calls,
+                100,
+                ("Kilowatch recordMetrics", lambda index: record(WARM_UP + index)),
+                ("MLflow log_metric", lambda index: log(WARM_UP + index)),
+                ("durable INSERT, bare driver", floor),
+            )
         for index in range(WARM_UP + arguments.calls, arguments.history):  # the rest of the 10k-point histories
             record(index)
         for start in range(WARM_UP + arguments.calls, arguments.history, 1000):  # log_batch's largest batches
@@ -306,13 +326,15 @@ def line(timing: Timing) -> str:
 
 
 def report(results: dict[str, Any], arguments: argparse.Namespace) -> None:
-    ours, theirs = results["writes"]
+    ours, theirs, floor = results["writes"]
     print(f"{results['version']}; PostgreSQL at {ADMIN_DSN.rsplit('@', 1)[-1]}; one sequential keep-alive client")
     print(f"{'':<34}{'calls':>12}{'p50':>12}{'p99':>12}")
     print(f"-- write, {arguments.calls} calls each, alternating blocks of 100")
     print(line(ours))
     print(line(theirs))
+    print(line(floor))
     print(f"   ratio (calls/s): {ours.rate / theirs.rate:.2f}×")
+    print(f"   bare durable INSERT against MLflow: {floor.rate / theirs.rate:.2f}× (the bound on any durable write)")
     ours, theirs = results["history"]
     print(f"-- history of {arguments.history:,} points, {arguments.reads} calls each, alternating;")
     print(f"   ours bucketed to {arguments.points} points on the server, MLflow's every point")

@@ -115,6 +115,22 @@ async def test_trend_is_ordered_windowed_and_bucketed(client: httpx.AsyncClient,
     error_of(await graphql(client, TREND, {"id": str(machine_id), "type": "BASELINE", "days": 0}), "BAD_USER_INPUT")
 
 
+async def test_a_new_evaluation_changes_the_trend_a_process_already_computed(client: httpx.AsyncClient) -> None:
+    machine_id = await _machine(client, "Kiln")
+    variables = {"id": machine_id, "type": "BASELINE", "days": 30}
+    record = "mutation($input: RecordMetricsInput!) { recordMetrics(input: $input) { id } }"
+    seen = []
+    for cv_rmse in (0.2, 0.3, 0.4):
+        payload = {"machineId": machine_id, "modelType": "BASELINE", "sampleCount": 1, "cvRmse": cv_rmse}
+        data_of(await graphql(client, record, {"input": payload}))
+        for _ in range(2):  # the second read is answered from what the first computed
+            seen.append(
+                [point["cvRmse"] for point in data_of(await graphql(client, TREND, variables))["performanceTrend"]]
+            )
+
+    assert seen == [[0.2], [0.2], [0.2, 0.3], [0.2, 0.3], [0.2, 0.3, 0.4], [0.2, 0.3, 0.4]]
+
+
 async def test_latest_performance_is_per_series_through_the_view(client: httpx.AsyncClient) -> None:
     first = await _machine(client, "Pump 1")
     second = await _machine(client, "Pump 2")
