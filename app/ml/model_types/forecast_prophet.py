@@ -14,8 +14,8 @@ Predictions are Prophet's ``yhat`` computed from its parameters (``_point_foreca
 regressor cannot be fitted or predicted and come back as NaN.
 
 Primary metric: MASE against a seasonal-naive forecast, as for FORECAST_ARIMA. Fit time grows with
-the window (about 1.5 s for a year and 6 s for two years of hourly data per fit, single-threaded
-BLAS); it stays far below the job timeout, so the window is not capped.
+the window (about 0.75 s of CPU per fit for a year of hourly data, about half of it CmdStan's
+optimisation; ``bench/training.py``); it stays far below the job timeout, so the window is not capped.
 """
 
 from __future__ import annotations
