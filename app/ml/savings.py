@@ -44,6 +44,9 @@ from app.ml.metrics import lag1_autocorrelation
 #: ρ is clamped to this range: ρ ≥ 0 so the correction never claims more certainty than independent
 #: errors, and < 1 so a near-random-walk residual series gives a finite (huge) interval, not a crash.
 RHO_RANGE = (0.0, 0.995)
+#: A variance of predictions below this share of their squared mean is floating-point rounding of a
+#: constant: dividing by it would turn the leverage into noise (1e-28 / 1e-28).
+RELATIVE_ROUNDING = 1e-12
 #: Guideline 14's empirical factor for the textbook formula (Reddy & Claridge 2000, monthly data).
 G14_FACTOR = 1.26
 
@@ -92,6 +95,9 @@ def baseline_fit(actual: np.ndarray, predicted: np.ndarray, parameter_count: int
             "at least parameters + 2 are needed to state an uncertainty"
         )
     rho = lag1_autocorrelation(residuals)
+    spread = float(predicted[usable].var())
+    if spread <= RELATIVE_ROUNDING * float(predicted[usable].mean()) ** 2:
+        spread = 0.0  # constant predictions: rounding, not conditions to measure a leverage against
     return BaselineFit(
         residual_count=n,
         parameter_count=parameter_count,
@@ -99,7 +105,7 @@ def baseline_fit(actual: np.ndarray, predicted: np.ndarray, parameter_count: int
         mean_kwh=float(actual[usable].mean()),
         rho=float(np.clip(rho if rho is not None else 0.0, *RHO_RANGE)),
         expected_mean=float(predicted[usable].mean()),
-        expected_variance=float(predicted[usable].var()),
+        expected_variance=spread,
     )
 
 
