@@ -8,11 +8,11 @@ Guideline 14 (2014, Annex B) states the uncertainty of S as a fractional savings
     ΔS / S = 1.26 · t · CV · sqrt((n / n') · (1 + 2/n') · (1 / m)) / F,   n' = n (1 - ρ) / (1 + ρ)
 
 (CV = the baseline's CV(RMSE), n its residual count, ρ their lag-1 autocorrelation, F = S / E_expected).
-``textbook_halfwidth`` computes exactly that. Simulation (``bench/savings.py``) shows it covers too
-rarely on hourly data: the ``2/n'`` term treats the baseline's estimation error as independent from
-one reporting reading to the next, while it is one error repeated in all ``m`` predictions, so its
-share of the variance grows with ``m²``, not ``m``; the 1.26 factor (fitted by Reddy & Claridge on
-monthly data) does not make up for it at hourly resolution and ``m`` in the thousands.
+``textbook_halfwidth`` computes exactly that. Simulation (``bench/savings.py``) shows its coverage
+on hourly data drifting with the reporting length: the ``2/n'`` term treats the baseline's
+estimation error as independent from one reporting reading to the next, while it is one error
+repeated in all ``m`` predictions, so its share of the variance grows with ``m²``, not ``m``; the
+1.26 factor (fitted by Reddy & Claridge on monthly data) makes up for it only at some ``m / n``.
 
 ``halfwidth`` keeps the Annex B ingredients (RMSE with n - p degrees of freedom, ρ of the baseline's
 residuals at the reporting resolution, the t-statistic) and sums the two variance terms the way

@@ -132,7 +132,7 @@ async def record(
     its own: on SQLite a second write transaction cannot open while ``write``'s is held, and the
     intervention row must name the job. So a recording that fails after that (the database, or the
     audit entry) leaves the job running; its version never replaces the champion, and recording the
-    intervention again attaches the same job (``_start_baseline_job``) instead of fitting a second one.
+    intervention again while it runs attaches it (``_start_baseline_job``) instead of fitting a second one.
     """
     require_aware("at", at)
     if at > datetime.now(UTC):
