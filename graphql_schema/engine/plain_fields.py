@@ -7,8 +7,8 @@ tuple), looks the field definition up, calls the resolver through Strawberry's w
 request on a busy host, more than the database's work (profiled in-process with cProfile and yappi).
 
 Here the selection of an object type is classified once per execution: when every selected field is
-``__typename`` or a field without arguments whose resolver is Strawberry's default (it reads the
-attribute of the same name: ``_is_default`` on the resolver) and whose type is a scalar or an enum,
+``__typename`` or a field without arguments, resolver or field extensions (Strawberry's "basic" field:
+its default resolver reads the attribute of the same name) and whose type is a scalar or an enum,
 possibly non-null, each object is answered with one attribute read and one ``coerce_output_value``
 per field, which is what graphql-core's own path does for such a field. graphql-core's path still
 runs when the operation has field middleware, and whenever a value is not what that shortcut
@@ -76,7 +76,13 @@ def plain_fields(
         strawberry_field = definition.extensions.get("strawberry-definition")
         if definition is TypeNameMetaFieldDef:
             plan.append(_Plain(response_name, None, "", leaf.coerce_output_value, non_null))
-        elif getattr(definition.resolve, "_is_default", False) and strawberry_field is not None:
+        elif (
+            getattr(definition.resolve, "_is_default", False)
+            and strawberry_field is not None
+            # No field extensions (a permission check, say): Strawberry marks a resolver-less field as default even
+            # when extensions wrap it, and those must run.
+            and strawberry_field.is_basic_field
+        ):
             # What the default resolver calls: ``field.default_resolver(source, field.python_name)``.
             read, attribute = strawberry_field.default_resolver, strawberry_field.python_name
             plan.append(_Plain(response_name, read, attribute, leaf.coerce_output_value, non_null))

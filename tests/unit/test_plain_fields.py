@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import Info
 
 from graphql_schema.engine.plain_fields import PlainFieldsExecutionContext
 from graphql_schema.scalars import SCALAR_MAP
@@ -21,12 +23,20 @@ class Kind(enum.Enum):
     B = "b"
 
 
+class Refused(BasePermission):
+    message = "refused"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return False
+
+
 @strawberry.type
 class Point:
     name: str
     value: float | None
     kind: Kind
     at: datetime
+    guarded: str | None = strawberry.field(default=None, permission_classes=[Refused])
 
     @strawberry.field
     def doubled(self) -> float | None:
@@ -41,6 +51,7 @@ class Row:
     value: Any
     kind: Any = Kind.A
     at: Any = datetime(2026, 1, 1, tzinfo=UTC)
+    guarded: Any = "secret"
 
 
 ROWS: list[Any] = []
@@ -87,6 +98,7 @@ GOOD = [Row("a", 1.5), Row("b", None, Kind.B), Row("c", 2)]
         ("{ points { name value kind at } }", GOOD),
         ("{ points { n: name __typename v: value name @skip(if: true) } }", GOOD),
         ("{ points { name doubled } }", GOOD),  # a resolver: graphql-core's path
+        ("{ points { name guarded } }", GOOD),  # a permission extension, no resolver: still checked
         ("{ points { ... on Point { name } value } }", GOOD),
         ("{ point { name value } }", GOOD),
         ("{ points { name } }", []),
