@@ -53,12 +53,19 @@ function request()
 end
 
 function response(status, headers, body)
-  if status ~= 200 or string.find(body, '"errors"', 1, true) then errors = errors + 1 end
+  if status ~= 200 or string.find(body, '"errors"', 1, true) then
+    errors = errors + 1
+    if errors == 1 then example = status .. " " .. string.gsub(string.sub(body, 1, 300), "%%s+", " ") end
+  end
 end
 
 function done(summary, latency, requests)
   local failed = 0
-  for _, thread in ipairs(threads) do failed = failed + thread:get("errors") end
+  for _, thread in ipairs(threads) do
+    failed = failed + thread:get("errors")
+    local seen = thread:get("example")
+    if seen then io.write("EXAMPLE " .. seen .. "\\n") end
+  end
   local e = summary.errors
   io.write(string.format(
     'RESULT {"requests": %%.0f, "duration_us": %%.0f, "p50_us": %%.0f, "p99_us": %%.0f, "max_us": %%.0f, '
@@ -79,6 +86,8 @@ class LoadResult:
     p99_ms: float
     max_ms: float
     errors: int
+    #: The first error answer (status and the start of its body), to say what the errors were.
+    example: str = ""
 
     @property
     def per_second(self) -> float:
@@ -162,4 +171,7 @@ def run_wrk(
         p99_ms=found["p99_us"] / 1000,
         max_ms=found["max_us"] / 1000,
         errors=int(found["errors"]) + int(found["socket_errors"]),
+        example=next(
+            (line.removeprefix("EXAMPLE ") for line in done.stdout.splitlines() if line.startswith("EXAMPLE ")), ""
+        ),
     )

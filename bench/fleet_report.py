@@ -99,7 +99,8 @@ class Targets:
                     f"{result.label}, {result.connections} conn.",
                     result.seconds,
                     f"{result.per_second:.1f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
-                    f"{result.errors} errors of {result.requests}",
+                    f"{result.errors} errors of {result.requests}"
+                    + (f" (first: {result.example[:120]})" if result.example else ""),
                 )
             )
         alone, mixed = reads[0], reads[-1]
