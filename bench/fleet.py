@@ -35,7 +35,7 @@ Measured (``python -m bench.fleet --machines 100 --keep``, 2 cores, load average
 the N=1,000 build running beside it; 70 min in all): training on two workers 31.8 BASELINE, 19.7
 ANOMALY, 35.4 FORECAST_ARIMA and 3.1 FORECAST_PROPHET fits/min (434 min projected for 1,000
 machines); 32 sample fits in 276 s on two workers against 413 s on one (1.50x); both monitoring
-cycles cancelled by ARQ's 300 s job timeout after 275 and 213 of 400 series (0.9 and 0.7 series/s);
+cycles cancelled by ARQ's 300 s job timeout (since fixed) after 275 and 213 of 400 series (0.9, 0.7/s);
 2.47 MB per machine-year; peak RSS API 535 MB, workers 345 and 696 MB. docs/scaling.md has the table.
 """
 

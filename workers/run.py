@@ -34,6 +34,9 @@ from workers.tasks import run_periodic, train_model
 logger = logging.getLogger("kilowatch.worker")
 
 HEALTH_CHECK_INTERVAL_S = 30
+#: Longest a periodic run may take: its period (a day for scheduled tasks), at least ARQ's default.
+MIN_PERIODIC_TIMEOUT_S = 300.0
+DAY_S = 86_400.0
 #: Backoff between attempts to run an ARQ worker again after Redis dropped (seconds).
 RECONNECT_FIRST_S = 0.5
 RECONNECT_MAX_S = 10.0
@@ -77,14 +80,21 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
     for task in periodic_tasks():
         timing: dict[str, Any]
         if task.interval_s is not None:
-            timing = cron_fields(task.interval_s(settings))
+            period = task.interval_s(settings)
+            timing = cron_fields(period)
         elif task.schedule is not None and (plan := task.schedule(settings)) is not None:
+            period = DAY_S
             weekday = None if plan.weekday is None else WEEKDAYS[plan.weekday]
             timing = {"weekday": weekday, "hour": plan.hour, "minute": plan.minute}
         else:
             continue
         # The name makes the ARQ job id of each tick, namespaced like the queues so deployments never collide.
-        jobs.append(cron(run_periodic(task), name=settings.redis_name(task.name), unique=True, **timing))
+        # Without a timeout of its own ARQ cancels a run after 300 s: a monitoring pass over a large fleet
+        # would end part-way, every time at the same series. A run may take up to its period instead.
+        timeout = max(period, MIN_PERIODIC_TIMEOUT_S)
+        jobs.append(
+            cron(run_periodic(task), name=settings.redis_name(task.name), unique=True, timeout=timeout, **timing)
+        )
     return jobs
 
 
