@@ -42,7 +42,11 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, gt=0)
     #: Fields one document selects once its fragments are expanded (a fragment spread twice counts twice).
     max_fields: int = Field(default=1_000, gt=0)
-    max_tokens: int = Field(default=5_000, gt=0)
+    #: Lexical tokens and characters of one document, both bounding what parsing costs (graphql_schema/engine/
+    #: limits.py): the standard introspection queries have ~190 tokens and ~2,100 characters, the dashboard's
+    #: operations fewer. At 5,000 tokens the worst documents took 50-70 ms of CPU to refuse, at 2,000 under 35.
+    max_tokens: int = Field(default=2_000, gt=0)
+    max_document_length: int = Field(default=65_536, gt=0)
     #: Training jobs (docs/architecture.md): a running job writes a heartbeat every JOB_HEARTBEAT_S; the sweeper,
     #: every SWEEP_INTERVAL_S, fails running jobs silent for JOB_STALE_AFTER_S and re-enqueues lost
     #: pending ones; JOB_TIMEOUT_S bounds one training.

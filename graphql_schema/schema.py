@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -21,7 +21,7 @@ from graphql_schema.engine.auth import AccessControl
 from graphql_schema.engine.constants import DOCUMENT_CACHE_SIZE
 from graphql_schema.engine.errors import ErrorCodes
 from graphql_schema.engine.extension_hooks import CachedHooksRunner
-from graphql_schema.engine.limits import DocumentLimits
+from graphql_schema.engine.limits import DocumentLimits, ParserLimits
 from graphql_schema.engine.observability import OperationMetrics
 from graphql_schema.engine.parsing import DocumentCache
 from graphql_schema.engine.plain_fields import PlainFieldsExecutionContext
@@ -61,7 +61,7 @@ def build_schema(settings: Settings | None = None) -> KilowatchSchema:
             max_fields=settings.max_fields,
         ),
         *([] if settings.introspection else [DisableIntrospection]),
-        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(ParserLimits, max_tokens=settings.max_tokens, max_length=settings.max_document_length),
         AccessControl,
     ]
     return KilowatchSchema(

@@ -46,6 +46,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage, StartMessagePayload
 
+from app.config import Settings
 from app.runtime.events import Event
 from graphql_schema.engine.constants import DOCUMENT_CACHE_SIZE
 from graphql_schema.engine.context import Context
@@ -117,18 +118,19 @@ def _document(query: str) -> DocumentNode:
     return parse(query)
 
 
-def _operation_type(payload: StartMessagePayload, max_tokens: int) -> OperationType | None:
+def _operation_type(payload: StartMessagePayload, settings: Settings) -> OperationType | None:
     """The type of the operation a legacy ``start`` asks for; ``None`` when Strawberry should report the problem.
 
-    Parsed under the same token limit as every operation, as this runs before Strawberry's own checks.
+    Parsed under the same length and token limits as every operation, as this runs before Strawberry's checks.
     """
     query = payload.get("query")
     if not isinstance(query, str):
         return None
     try:
-        operation = get_operation_ast(parse(query, max_tokens=max_tokens), payload.get("operationName"))
-    except GraphQLError:  # a syntax error, or too many tokens
+        document = parse(query, max_tokens=settings.max_tokens, max_source_length=settings.max_document_length)
+    except GraphQLError:  # a syntax error, too many tokens or characters
         return None
+    operation = get_operation_ast(document, payload.get("operationName"))
     return operation.operation if operation is not None else None
 
 
@@ -215,7 +217,7 @@ class LiveGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     """
 
     async def handle_start(self, message: StartMessage) -> None:
-        operation_type = _operation_type(message["payload"], self.context.resources.settings.max_tokens)
+        operation_type = _operation_type(message["payload"], self.context.resources.settings)
         if self.connection_acknowledged and operation_type in (OperationType.QUERY, OperationType.MUTATION):
             refusal = GraphQLError(
                 "the graphql-ws protocol carries subscriptions only; send queries and mutations over HTTP "
