@@ -20,6 +20,7 @@ from graphql_schema.engine.audit_trail import AuditTrail
 from graphql_schema.engine.auth import AccessControl
 from graphql_schema.engine.constants import DOCUMENT_CACHE_SIZE
 from graphql_schema.engine.errors import ErrorCodes
+from graphql_schema.engine.execution import let_siblings_finish
 from graphql_schema.engine.extension_hooks import CachedHooksRunner
 from graphql_schema.engine.limits import DocumentLimits, ParserLimits
 from graphql_schema.engine.observability import OperationMetrics
@@ -49,6 +50,7 @@ def build_schema(settings: Settings | None = None) -> KilowatchSchema:
     limit is refused before validation and before access control.
     """
     settings = settings or Settings()
+    let_siblings_finish()
     extensions: list[Any] = [
         OperationMetrics,
         AuditTrail,
