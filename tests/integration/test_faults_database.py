@@ -96,6 +96,50 @@ async def test_a_fit_through_a_database_outage_ends_terminal_within_the_bound(
     assert [version.id for version in versions] == [job.model_version_id] and metrics == 1  # whole, once
 
 
+async def test_a_database_away_longer_than_the_outcome_retries_fails_the_job_and_frees_the_series(
+    app: Starlette, database: tuple[str, str, TcpProxy]
+) -> None:
+    """Down for longer than ``job_stale_after_s``, the retry window of the job's outcome writes, mid-fit.
+
+    A baseline fits in about a second, so its outcome (the version, or the failure) is due while the
+    database is away: retried for the window, then given up, heartbeat and all. Once the database is
+    back, the sweeper fails the job within stale + sweep, and the series trains again.
+    """
+    direct, _, proxy = database
+    resources = app.state.lifespan_state["resources"]
+    machine_id = await seeded_machine(resources, "long outage", days=365)
+    outage_s = KNOBS["job_stale_after_s"] + 3.0
+    async with client_as(app, Role.ADMIN) as client:
+        variables = {"m": str(machine_id), "t": "BASELINE"}
+        job_id = data_of(await graphql(client, TRIGGER, variables))["triggerRetrain"]["job"]["id"]
+        while (await job_status(direct, job_id)).progress_step in (None, "starting"):
+            await asyncio.sleep(0.02)  # training data being read: the fit comes next
+
+        proxy.cut()
+        assert (await job_status(direct, job_id)).status == JobStatus.RUNNING  # read past the proxy
+        await asyncio.sleep(outage_s)
+        proxy.restore()
+        back = asyncio.get_running_loop().time()
+
+        bound = KNOBS["job_stale_after_s"] + KNOBS["sweep_interval_s"]
+        while (job := await job_status(direct, job_id)).status in (JobStatus.PENDING, JobStatus.RUNNING):
+            waited = asyncio.get_running_loop().time() - back
+            assert waited < bound + 30, f"still {job.status} at {job.progress_step!r} {waited:.0f} s after the outage"
+            await asyncio.sleep(0.1)
+
+        again = data_of(await graphql(client, TRIGGER, variables))["triggerRetrain"]
+        assert again["triggered"], again  # the series is not blocked by the failed job
+        retrained = await job_status(direct, again["job"]["id"])
+        while retrained.status in (JobStatus.PENDING, JobStatus.RUNNING):
+            await asyncio.sleep(0.1)
+            retrained = await job_status(direct, again["job"]["id"])
+
+    assert job.status in (JobStatus.FAILED, JobStatus.COMPLETED), job.status
+    if job.status == JobStatus.FAILED:  # the reason says what happened, not a bare "failed"
+        assert job.error_message and ("database" in job.error_message or "connect" in job.error_message.lower())
+    assert retrained.status == JobStatus.COMPLETED, (retrained.status, retrained.error_message)
+
+
 async def _serve_during_outage(clients: list[httpx.AsyncClient], proxy: TcpProxy) -> list[httpx.Response]:
     """Reads and writes sent during a cut and as it ends; every answer is kept."""
     answers: list[httpx.Response] = []
