@@ -72,7 +72,6 @@ def dashboard_operations() -> dict[str, str]:
 @dataclass
 class Fleet:
     series: list[tuple[str, str]]  # (machine id, model type) with a champion
-    alerts: list[str]
 
 
 @dataclass
@@ -147,7 +146,7 @@ async def wait_ready(base: str, server: subprocess.Popen[bytes], log: Path, time
 
 
 async def read_fleet(http: httpx.AsyncClient, base: str) -> Fleet:
-    query = "{ machines { id models { modelType champion { id } } } activeAlerts { id } }"
+    query = "{ machines { id models { modelType champion { id } } } }"
     answer = (await http.post(f"{base}/graphql", json={"query": query})).json()
     if answer.get("errors"):
         raise SystemExit(f"reading the fleet failed: {answer}")
@@ -158,11 +157,17 @@ async def read_fleet(http: httpx.AsyncClient, base: str) -> Fleet:
         for model in machine["models"]
         if model["champion"] is not None
     ]
-    return Fleet(series=series, alerts=[alert["id"] for alert in data["activeAlerts"]])
+    return Fleet(series=series)
 
 
-def next_operation(operations: dict[str, str], fleet: Fleet, retrain_due: bool) -> tuple[str, dict[str, Any]]:
-    """What one dashboard user does next: mostly reading pages, sometimes acting."""
+def next_operation(
+    operations: dict[str, str], fleet: Fleet, open_alerts: list[str], retrain_due: bool
+) -> tuple[str, dict[str, Any]]:
+    """What one dashboard user does next: mostly reading pages, sometimes acting.
+
+    As on the alerts page, a user acknowledges only an alert its last alerts list showed OPEN (the page
+    offers the button for those alone, and drops it once pressed); without one, it opens that page.
+    """
     machine_id, model_type = random.choice(fleet.series)
     series = {"machineId": machine_id, "modelType": model_type}
     if retrain_due:
@@ -181,9 +186,9 @@ def next_operation(operations: dict[str, str], fleet: Fleet, retrain_due: bool) 
         "CheckDrift": series,
     }.get(name, {})
     if name == "Acknowledge":
-        if not fleet.alerts:
-            return "Fleet", {}
-        variables = {"id": random.choice(fleet.alerts)}
+        if not open_alerts:
+            return "Alerts", {"status": ["OPEN", "ACKNOWLEDGED"], "limit": 200}
+        variables = {"id": open_alerts.pop(random.randrange(len(open_alerts)))}
     assert name in operations, f"the dashboard has no operation {name} any more"
     return name, variables
 
@@ -202,11 +207,12 @@ async def drive(
 
         async def user() -> None:
             nonlocal next_retrain
+            open_alerts: list[str] = []  # what this user's alerts page last listed as OPEN
             while (now := time.monotonic()) < ends:
                 retrain_due = now >= next_retrain
                 if retrain_due:
                     next_retrain = now + RETRAIN_EVERY_S
-                name, variables = next_operation(operations, fleet, retrain_due)
+                name, variables = next_operation(operations, fleet, open_alerts, retrain_due)
                 started = time.perf_counter()
                 try:
                     response = await http.post(
@@ -220,8 +226,11 @@ async def drive(
                 if response.status_code != 200:
                     tally.error(f"HTTP {response.status_code}")
                     continue
-                for error in response.json().get("errors") or []:
+                answer = response.json()
+                for error in answer.get("errors") or []:
                     tally.error(f"{name}: {(error.get('extensions') or {}).get('code')} {error['message'][:80]}")
+                if name == "Alerts" and answer.get("data"):
+                    open_alerts[:] = [alert["id"] for alert in answer["data"]["alerts"] if alert["status"] == "OPEN"]
 
         await asyncio.gather(*(user() for _ in range(connections)))
 
