@@ -15,10 +15,12 @@ import socket
 import struct
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+import httpx
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,28 +152,34 @@ class PrivateRedis:
         self._process = None
 
 
-@contextmanager
-def embedded_server(
-    database_url: str, port: int, log: Path, environment: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A real ``kilowatch serve`` in embedded mode (no Redis) on ``port``, its output appended to ``log``.
-
-    ``environment`` adds to or overrides the defaults (access control off, no retraining schedule); a test
-    may kill the process itself, otherwise it is terminated on exit.
+def kilowatch_environment(database_url: str, settings: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test's ``kilowatch`` process: embedded mode (no Redis), access control off, no
+    retraining schedule, unless ``settings`` says otherwise (a ``KILOWATCH_REDIS_URL`` there: production mode).
     """
-    settings = {
+    environment = {
         **os.environ,
         "KILOWATCH_DATABASE_URL": database_url,
         "KILOWATCH_AUTH": "off",
         "KILOWATCH_RETRAIN_SCHEDULE": "off",
-        **(environment or {}),
     }
-    settings.pop("KILOWATCH_REDIS_URL", None)
-    with log.open("ab") as output:
+    environment.pop("KILOWATCH_REDIS_URL", None)
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)  # ``serve --workers`` sets up its own
+    return {**environment, **(settings or {})}
+
+
+@contextmanager
+def kilowatch_process(
+    arguments: Sequence[str], environment: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``kilowatch <arguments>`` with ``environment``, its output appended to ``log``.
+
+    A test may stop or kill the process itself; otherwise it is terminated on exit (killed after 30 s).
+    """
+    with log.open("ab") as output:  # the child keeps its own handle
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "app.cli", *arguments],
             cwd=REPO,
-            env=settings,
+            env=environment,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -185,3 +193,28 @@ def embedded_server(
             except subprocess.TimeoutExpired:
                 process.kill()
         process.wait()
+
+
+@contextmanager
+def embedded_server(
+    database_url: str, port: int, log: Path, environment: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``kilowatch serve`` in embedded mode on ``port`` (see ``kilowatch_environment`` for ``environment``)."""
+    with kilowatch_process(
+        ["serve", "--port", str(port)], kilowatch_environment(database_url, environment), log
+    ) as served:
+        yield served
+
+
+def wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float = 60.0) -> None:
+    """Poll ``url`` (``/healthz`` or ``/readyz``) until it answers 200; fail with the log if the process ends first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert process.poll() is None, f"kilowatch exited with {process.returncode}:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"{url} did not answer 200 within {timeout_s:.0f} s:\n{log.read_text()}"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)

@@ -8,12 +8,7 @@ that instruction instead of being skipped, so a CI run can never pass without ex
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,13 +19,11 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from tests.e2e.seed import SeededFleet, seed_fleet
+from tests.faults import free_port, kilowatch_environment, kilowatch_process, wait_until_up
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-STARTUP_TIMEOUT_S = 60.0
-SHUTDOWN_TIMEOUT_S = 10.0
 VIEWPORT = {"width": 1366, "height": 900}
 DASHBOARD_LINK = re.compile(r"^Dashboard: (\S+)$", re.MULTILINE)
 
@@ -73,34 +66,13 @@ def secured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 def running_server(directory: Path, auth: str) -> Iterator[Server]:
     database_url = f"sqlite+aiosqlite:///{directory / 'kilowatch.db'}"
     log = directory / "server.log"
-    port = _free_port()
-    environment = {
-        **os.environ,
-        "KILOWATCH_DATABASE_URL": database_url,
-        "KILOWATCH_AUTH": auth,
-        "KILOWATCH_LOG_LEVEL": "WARNING",
-    }
-    environment.pop("KILOWATCH_REDIS_URL", None)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPOSITORY,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    port = free_port()
+    environment = kilowatch_environment(database_url, {"KILOWATCH_AUTH": auth, "KILOWATCH_LOG_LEVEL": "WARNING"})
+    with kilowatch_process(["serve", "--host", "127.0.0.1", "--port", str(port)], environment, log) as process:
         base_url = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(process, base_url, log)
+        wait_until_up(process, f"{base_url}/healthz", log)
         link = DASHBOARD_LINK.search(log.read_text())
         yield Server(base_url=base_url, database_url=database_url, log=log, dashboard_link=link and link[1])
-    finally:
-        process.terminate()
-        try:
-            process.wait(SHUTDOWN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -143,23 +115,3 @@ async def page(browser: Browser, console: BrowserConsole, fleet: SeededFleet) ->
 def screenshot_path(name: str) -> str:
     ARTIFACTS.mkdir(exist_ok=True)
     return str(ARTIFACTS / f"{name}.png")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"kilowatch serve exited with {process.returncode}:\n{log.read_text()}", pytrace=False)
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"kilowatch serve was not healthy after {STARTUP_TIMEOUT_S:.0f} s:\n{log.read_text()}", pytrace=False)

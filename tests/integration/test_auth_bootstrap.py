@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,50 +12,24 @@ from pathlib import Path
 
 import httpx
 
-STARTUP_TIMEOUT_S = 60.0
+from tests.faults import free_port, kilowatch_environment, kilowatch_process, wait_until_up
+
 DASHBOARD_LINE = re.compile(r"Dashboard: (http://127\.0\.0\.1:\d+/#token=(kw_[A-Za-z0-9_-]+))")
 
 
-def _environment(database_url: str, **extra: str) -> dict[str, str]:
-    environment = {**os.environ, "KILOWATCH_DATABASE_URL": database_url, "KILOWATCH_LOG_LEVEL": "WARNING", **extra}
-    for name in ("KILOWATCH_REDIS_URL", "KILOWATCH_AUTH"):
-        if name not in extra:
-            environment.pop(name, None)
-    return environment
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _environment(database_url: str, **settings: str) -> dict[str, str]:
+    """Access control on, as shipped, unless ``settings`` says otherwise."""
+    return kilowatch_environment(database_url, {"KILOWATCH_AUTH": "on", "KILOWATCH_LOG_LEVEL": "WARNING", **settings})
 
 
 @contextmanager
-def serving(database_url: str, log: Path, **environment: str) -> Iterator[tuple[str, str]]:
+def serving(database_url: str, log: Path, **settings: str) -> Iterator[tuple[str, str]]:
     """A running server: (base URL, everything it printed up to being healthy)."""
-    port = _free_port()
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            env=_environment(database_url, **environment),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with kilowatch_process(["serve", "--port", str(port)], _environment(database_url, **settings), log) as process:
+        wait_until_up(process, f"{base_url}/healthz", log)
         yield base_url, log.read_text()
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _machines(base_url: str, token: str | None) -> dict[str, object]:
@@ -106,7 +78,7 @@ def test_auth_off_refuses_anything_but_a_loopback_address(tmp_path: Path) -> Non
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'local.db'}"
 
     refused = subprocess.run(
-        [sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", str(_free_port())],
+        [sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
         env=_environment(database_url, KILOWATCH_AUTH="off"),
         capture_output=True,
         text=True,

@@ -7,12 +7,10 @@ like the compose service, so a restart also loses the queue. Nothing is restarte
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +22,11 @@ from app.db.migrate import upgrade_to_head
 from app.db.tables import TrainingJob
 from app.enums import ACTIVE_JOB_STATUSES, JobStatus
 from app.runtime.resources import Resources, open_resources
-from tests.faults import PrivateRedis, free_port
+from tests.faults import PrivateRedis, free_port, kilowatch_environment, kilowatch_process
 from tests.seeding import seeded_machine
 from tests.support import data_of, scratch_postgres_database
 from tests.websocket_client import GraphQLSocket
 
-REPO = Path(__file__).resolve().parents[2]
 KNOBS = {
     "KILOWATCH_JOB_HEARTBEAT_S": "0.5",
     "KILOWATCH_JOB_STALE_AFTER_S": "4",
@@ -52,42 +49,34 @@ async def stack(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     async with scratch_postgres_database() as database_url:
         await upgrade_to_head(database_url)
         port = free_port()
-        environment = {**os.environ, **KNOBS, "KILOWATCH_DATABASE_URL": database_url, "KILOWATCH_REDIS_URL": redis.url}
-        environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        environment = kilowatch_environment(database_url, {**KNOBS, "KILOWATCH_REDIS_URL": redis.url})
         processes: dict[str, subprocess.Popen[bytes]] = {}
+        running = ExitStack()
         for command, arguments in (("serve", ["--port", str(port)]), ("worker", [])):
-            with (tmp_path / f"{command}.log").open("wb") as log:
-                processes[command] = subprocess.Popen(
-                    [sys.executable, "-m", "app.cli", command, *arguments],
-                    cwd=REPO,
-                    env=environment,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            processes[command] = running.enter_context(
+                kilowatch_process([command, *arguments], environment, tmp_path / f"{command}.log")
+            )
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-                for _ in range(600):
-                    try:
-                        if (await client.get("/readyz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
-                settings = Settings(database_url=database_url, redis_url=None)
-                async with open_resources(settings) as resources:
-                    yield {
-                        "client": client,
-                        "ws": f"ws://127.0.0.1:{port}/graphql",
-                        "resources": resources,
-                        "redis": redis,
-                        "processes": processes,
-                        "logs": tmp_path,
-                    }
+            with running:
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+                    for _ in range(600):
+                        try:
+                            if (await client.get("/readyz")).status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            pass
+                        await asyncio.sleep(0.1)
+                    settings = Settings(database_url=database_url, redis_url=None)
+                    async with open_resources(settings) as resources:
+                        yield {
+                            "client": client,
+                            "ws": f"ws://127.0.0.1:{port}/graphql",
+                            "resources": resources,
+                            "redis": redis,
+                            "processes": processes,
+                            "logs": tmp_path,
+                        }
         finally:
-            for process in processes.values():
-                process.send_signal(signal.SIGTERM)
-            for process in processes.values():
-                process.wait(timeout=30)
             redis.stop()
 
 

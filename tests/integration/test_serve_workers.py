@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from app.db.migrate import upgrade_to_head
-from tests.integration.test_subscriptions import REPO, free_port
+from tests.faults import REPO, free_port, kilowatch_environment, kilowatch_process
 from tests.support import data_of, scratch_postgres_database, scratch_redis
 
 REGISTER = "mutation($n: String!) { registerMachine(name: $n) { id } }"
@@ -43,23 +42,11 @@ async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, 
     async with scratch_postgres_database() as database_url, scratch_redis(database_url) as redis:
         await upgrade_to_head(database_url)
         port = free_port()
-        environment = {
-            **os.environ,
-            **redis,
-            "KILOWATCH_DATABASE_URL": database_url,
-            "KILOWATCH_AUTH": "off",
-            "KILOWATCH_RETRAIN_SCHEDULE": "off",
-        }
-        environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        with (tmp_path / "serve.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
-                cwd=REPO,
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
+        with kilowatch_process(
+            ["serve", "--port", str(port), "--workers", "2"],
+            kilowatch_environment(database_url, redis),
+            tmp_path / "serve.log",
+        ) as process:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 for _ in range(300):
                     try:
@@ -69,9 +56,6 @@ async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, 
                         pass
                     await asyncio.sleep(0.1)
                 yield client, process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 async def test_two_processes_serve_one_port_one_database_and_one_metrics_view(
@@ -99,8 +83,7 @@ async def test_two_processes_serve_one_port_one_database_and_one_metrics_view(
 
 
 def test_embedded_mode_refuses_more_than_one_process(tmp_path: Path) -> None:
-    environment = {**os.environ, "KILOWATCH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"}
-    environment.pop("KILOWATCH_REDIS_URL", None)
+    environment = kilowatch_environment(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
 
     refused = subprocess.run(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(free_port()), "--workers", "2"],

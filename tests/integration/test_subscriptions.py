@@ -7,16 +7,10 @@ checks graphql-transport-ws and the legacy graphql-ws.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,22 +25,16 @@ from app.enums import AlertType, ModelType, Severity
 from app.runtime.resources import Resources, open_resources
 from app.services.alerting import alerts
 from app.services.snapshots import snapshot
+from tests.faults import free_port, kilowatch_environment, kilowatch_process
 from tests.seeding import seeded_machine
 from tests.support import scratch_postgres_database, scratch_redis
 from tests.websocket_client import LEGACY, PROTOCOL, GraphQLSocket
 
-REPO = Path(__file__).resolve().parents[2]
 JOB_UPDATES = """subscription($id: UUID) { trainingJobUpdates(jobId: $id) { id status progress progressStep
   modelVersion { version } } }"""
 ALERTS = """subscription($since: DateTime, $m: UUID) { alertRaised(since: $since, machineId: $m) {
   id alertType severity message createdAt } }"""
 TRIGGER = """mutation($m: UUID!, $t: ModelType!) { triggerRetrain(machineId: $m, modelType: $t) { job { id } } }"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,29 +44,15 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[
     async with scratch_postgres_database() as database_url, scratch_redis(database_url) as redis:
         await upgrade_to_head(database_url)
         port = free_port()
-        environment = {
-            **os.environ,
-            **redis,
-            "KILOWATCH_DATABASE_URL": database_url,
-            "KILOWATCH_AUTH": "off",
-            "KILOWATCH_RETRAIN_SCHEDULE": "off",
-            "KILOWATCH_RATE_LIMIT_RETRAIN_PER_MINUTE": "1000",
-            "KILOWATCH_LEGACY_GRAPHQL_WS": "true",
-        }
-        processes = []
+        environment = kilowatch_environment(
+            database_url,
+            {**redis, "KILOWATCH_RATE_LIMIT_RETRAIN_PER_MINUTE": "1000", "KILOWATCH_LEGACY_GRAPHQL_WS": "true"},
+        )
+        processes = ExitStack()
         for command, arguments in (("serve", ["--port", str(port)]), ("worker", [])):
-            with (logs / f"{command}.log").open("wb") as log:  # the child keeps its own handle
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "app.cli", command, *arguments],
-                        cwd=REPO,
-                        env=environment,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
+            processes.enter_context(kilowatch_process([command, *arguments], environment, logs / f"{command}.log"))
         base = f"http://127.0.0.1:{port}"
-        try:
+        with processes:
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
                 for _ in range(300):
                     try:
@@ -94,11 +68,6 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[
                 )
                 async with open_resources(settings) as resources:
                     yield {"client": client, "ws": f"ws://127.0.0.1:{port}/graphql", "resources": resources}
-        finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                process.wait(timeout=30)
 
 
 async def raise_alert(
