@@ -28,7 +28,7 @@ Measured with ``--machines 100 --cycles 2`` at load average 15-21, the code befo
 monitoring changes run at the same time (docs/scaling.md): full cycle 623 s wall / 54.2 s CPU before,
 281 s / 31.7 s after; one new day 383 s / 52.3 s before, 146-165 s / 18 s after (400 series). With
 ``--machines 1000`` (after, load 7-19): full 1,220 s / 291.5 s CPU, one new day 330 s / 167.9 s CPU
-(4,000 series; the fleet took 839 s to build).
+and 260 s / 166.1 s CPU (4,000 series; the fleet took 839 s to build).
 """
 
 from __future__ import annotations
