@@ -7,9 +7,18 @@ per-token rate limit, which the worker then trains). Set-up: a scratch PostgreSQ
 `kilowatch demo` (trained in-process first), then `kilowatch serve` and `kilowatch worker` on Redis
 under a key prefix of their own (deleted afterwards, with the ARQ keys of this run's jobs), auth on.
 
-Reported: requests/s, p50/p99 latency, errors (any non-200 answer or any GraphQL error), and the API
-process's RSS after warm-up and at the end (sampled every few seconds). The target: RSS flat (end at
-most 1.2x the post-warm-up value) and no errors.
+Reported: requests/s, p50/p99 latency, errors (any non-200 answer or any GraphQL error but one: an
+acknowledgement refused because a retrain resolved the alert after the user's page listed it, a race a
+person meets too, counted apart), and the API process's RSS after warm-up and at the end (sampled
+every few seconds). The target: RSS flat (end at most 1.2x the post-warm-up value) and no errors.
+
+Measured (`python -m bench.soak`, 60 s, 32 connections, a worker training; two cores shared with other
+work, load average 2.9 at the start): 38.3 requests/s, p50 814 ms, p99 1,981 ms, 0 errors, 0 raced
+acknowledgements, RSS 226 MB at start, 251 MB after warm-up, 298 MB at the end (1.19x). Two earlier runs
+(before the race was counted apart): load 4.8, 29.4 requests/s, p50 959 ms, p99 3,027 ms, RSS 279 -> 298 MB
+(1.07x), one acknowledgement raced; load 7-9, 15.0 requests/s, p50 2,112 ms, p99 4,748 ms, 0 errors,
+RSS 255 -> 293 MB (1.15x). Throughput rose as the host's load fell (15 -> 38 requests/s): these runs
+measure the shared host as much as the API.
 
     python -m bench.soak [--duration 60] [--connections 32] [--machines 3] [--days 90]
                          [--gc-thresholds 50000,50,100]   # the API's collector thresholds, for comparison
@@ -79,6 +88,9 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     by_operation: dict[str, int] = field(default_factory=dict)
+    #: Acknowledgements refused (CONFLICT) because a retrain resolved the alert after the user's page listed
+    #: it: the API's right answer to a race a person at the dashboard meets too, so not counted as an error.
+    raced: int = 0
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -228,7 +240,11 @@ async def drive(
                     continue
                 answer = response.json()
                 for error in answer.get("errors") or []:
-                    tally.error(f"{name}: {(error.get('extensions') or {}).get('code')} {error['message'][:80]}")
+                    code = (error.get("extensions") or {}).get("code")
+                    if name == "Acknowledge" and code == "CONFLICT" and "already resolved" in error["message"]:
+                        tally.raced += 1
+                    else:
+                        tally.error(f"{name}: {code} {error['message'][:80]}")
                 if name == "Alerts" and answer.get("data"):
                     open_alerts[:] = [alert["id"] for alert in answer["data"]["alerts"] if alert["status"] == "OPEN"]
 
@@ -310,6 +326,7 @@ async def soak(arguments: argparse.Namespace) -> dict[str, Any]:
         "p50_ms": round(1000 * statistics.median(latencies), 1),
         "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1),
         "errors": sum(tally.errors.values()),
+        "acknowledgements_raced_by_a_resolution": tally.raced,
         "error_kinds": dict(sorted(tally.errors.items(), key=lambda item: -item[1])[:10]),
         "by_operation": tally.by_operation,
         "rss_mb": {
