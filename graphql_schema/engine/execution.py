@@ -34,5 +34,12 @@ async def gather_settled(*awaitables: Awaitable[Any]) -> list[Any]:
 
 
 def let_siblings_finish() -> None:
-    """Make graphql-core's executor gather siblings with ``gather_settled`` (module docstring); idempotent."""
+    """Make graphql-core's executor gather siblings with ``gather_settled`` (module docstring); idempotent.
+
+    Fails at start-up when the executor no longer has the function it replaces (a graphql-core upgrade
+    that renamed it), rather than leaving the replacement silently unused."""
+    if not hasattr(executor, "gather_with_cancel"):
+        raise RuntimeError(
+            "graphql-core's executor has no gather_with_cancel to replace; see graphql_schema/engine/execution.py"
+        )
     executor.gather_with_cancel = gather_settled
