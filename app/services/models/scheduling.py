@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from app.db.tables import EnergyReading, Machine
+from app.db.tables import MachineReadingStats
 from app.enums import ModelType, TriggerType
 from app.services.models import job_lifecycle, windows
 
@@ -22,14 +22,13 @@ async def retrain_all_due(resources: Resources) -> int:
     async with resources.reads() as session:
         spans = (
             await session.execute(
+                # The statistics ingest keeps, not a count over every reading of the fleet.
                 sa.select(
-                    Machine.id,
-                    sa.func.count(EnergyReading.ts),
-                    sa.func.min(EnergyReading.ts),
-                    sa.func.max(EnergyReading.ts),
+                    MachineReadingStats.machine_id,
+                    MachineReadingStats.reading_count,
+                    MachineReadingStats.first_reading_at,
+                    MachineReadingStats.last_reading_at,
                 )
-                .join(EnergyReading, EnergyReading.machine_id == Machine.id)
-                .group_by(Machine.id)
             )
         ).all()
     started = 0
