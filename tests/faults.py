@@ -206,6 +206,19 @@ def embedded_server(
         yield served
 
 
+async def until_ready(client: httpx.AsyncClient, timeout_s: float = 60.0, log: Path | None = None) -> None:
+    """Poll ``/readyz`` through ``client`` until it answers 200; after ``timeout_s`` fail with the server's log."""
+    for _ in range(int(timeout_s * 10)):
+        try:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    detail = f":\n{log.read_text()}" if log else ""
+    raise AssertionError(f"the server did not become ready within {timeout_s:.0f} s{detail}")
+
+
 def wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float = 60.0) -> None:
     """Poll ``url`` (``/healthz`` or ``/readyz``) until it answers 200; fail with the log if the process ends first."""
     deadline = time.monotonic() + timeout_s

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from app.db.migrate import upgrade_to_head
-from tests.faults import embedded_server, free_port
+from tests.faults import embedded_server, free_port, until_ready
 from tests.support import data_of, scratch_postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,17 +40,6 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
             yield url
 
 
-async def ready(client: httpx.AsyncClient) -> None:
-    for _ in range(600):
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("the server did not become ready")
-
-
 def readings(count: int) -> list[dict[str, object]]:
     return [
         {"timestamp": (START + timedelta(hours=index)).isoformat(), "energyKwh": 40.0 + index % 9}
@@ -69,7 +58,7 @@ async def test_a_server_killed_mid_ingest_leaves_whole_batches_or_none(database_
     batch = readings(BATCH)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
         with embedded_server(database_url, port, tmp_path / "serve.log") as server:
-            await ready(client)
+            await until_ready(client)
             timed = data_of(await post(client, REGISTER, {"n": "timed"}))["registerMachine"]["id"]
             began = asyncio.get_running_loop().time()
             data_of(await post(client, INGEST, {"id": timed, "readings": batch}))
@@ -85,7 +74,7 @@ async def test_a_server_killed_mid_ingest_leaves_whole_batches_or_none(database_
             assert any(isinstance(answer, httpx.TransportError) for answer in answers), "killed too late"
 
         with embedded_server(database_url, port, tmp_path / "serve.log"):  # a new process, same database: it just works
-            await ready(client)
+            await until_ready(client)
             counts = {row["name"]: row["readingsCount"] for row in data_of(await post(client, COUNTS, {}))["machines"]}
             after = data_of(await post(client, REGISTER, {"n": "after"}))["registerMachine"]["id"]
             stored = data_of(await post(client, INGEST, {"id": after, "readings": batch}))

@@ -22,7 +22,7 @@ from app.db.migrate import upgrade_to_head
 from app.db.tables import TrainingJob
 from app.enums import ACTIVE_JOB_STATUSES, JobStatus
 from app.runtime.resources import Resources, open_resources
-from tests.faults import PrivateRedis, free_port, kilowatch_environment, kilowatch_process
+from tests.faults import PrivateRedis, free_port, kilowatch_environment, kilowatch_process, until_ready
 from tests.seeding import seeded_machine
 from tests.support import data_of, scratch_postgres_database
 from tests.websocket_client import GraphQLSocket
@@ -59,13 +59,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
         try:
             with running:
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-                    for _ in range(600):
-                        try:
-                            if (await client.get("/readyz")).status_code == 200:
-                                break
-                        except httpx.TransportError:
-                            pass
-                        await asyncio.sleep(0.1)
+                    await until_ready(client, log=tmp_path / "serve.log")
                     settings = Settings(database_url=database_url, redis_url=None)
                     async with open_resources(settings) as resources:
                         yield {

@@ -23,7 +23,7 @@ from gql.transport.websockets import WebsocketsTransport
 from graphql import GraphQLSchema
 
 from app.ml.synthetic import DEMO_FLEET, generate_readings
-from tests.faults import embedded_server, free_port
+from tests.faults import embedded_server, free_port, until_ready
 from tests.support import scratch_postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,15 +65,7 @@ async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 async def _ready_with_token(address: str, environment: dict[str, str], log: Path) -> tuple[str, str]:
     async with httpx.AsyncClient(base_url=f"http://{address}") as probe:
-        for _ in range(STARTUP_TIMEOUT_S * 10):
-            try:
-                if (await probe.get("/readyz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-        else:
-            pytest.fail(f"kilowatch serve did not get ready:\n{log.read_text()}")
+        await until_ready(probe, timeout_s=STARTUP_TIMEOUT_S, log=log)
     created = subprocess.run(
         [sys.executable, "-m", "app.cli", "token", "create", "--name", "gql client", "--role", "operator"],
         cwd=REPO,

@@ -25,7 +25,7 @@ from app.enums import AlertType, ModelType, Severity
 from app.runtime.resources import Resources, open_resources
 from app.services.alerting import alerts
 from app.services.snapshots import snapshot
-from tests.faults import free_port, kilowatch_environment, kilowatch_process
+from tests.faults import free_port, kilowatch_environment, kilowatch_process, until_ready
 from tests.seeding import seeded_machine
 from tests.support import scratch_postgres_database, scratch_redis
 from tests.websocket_client import LEGACY, PROTOCOL, GraphQLSocket
@@ -54,13 +54,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[
         base = f"http://127.0.0.1:{port}"
         with processes:
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-                for _ in range(300):
-                    try:
-                        if (await client.get("/readyz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
+                await until_ready(client, timeout_s=30, log=logs / "serve.log")
                 settings = Settings(
                     database_url=database_url,
                     redis_url=redis["KILOWATCH_REDIS_URL"],
