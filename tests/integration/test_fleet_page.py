@@ -99,6 +99,31 @@ async def _machine(
     return machine.id
 
 
+async def _evaluated(
+    resources: Resources, name: str, *, cv_rmse: float | None, nmbe: float | None, r_squared: float | None
+) -> uuid.UUID:
+    """A machine whose BASELINE was evaluated once, without a version, with these metrics."""
+    async with transaction(resources.sessions) as session:
+        machine = Machine(name=name, created_at=START)
+        session.add(machine)
+        await session.flush()
+        session.add(
+            PerformanceMetrics(
+                machine_id=machine.id,
+                model_type=ModelType.BASELINE,
+                source=MetricsSource.EXTERNAL,
+                window_end=START,
+                sample_count=24,
+                cv_rmse=cv_rmse,
+                nmbe=nmbe,
+                r_squared=r_squared,
+                extra={},
+                drift_detected=False,
+            )
+        )
+    return machine.id
+
+
 async def _fleet(client: httpx.AsyncClient, **variables: Any) -> dict[str, Any]:
     return data_of(await graphql(client, FLEET, variables))["fleet"]
 
@@ -184,6 +209,43 @@ async def test_a_page_shows_what_the_machines_list_shows(client: httpx.AsyncClie
     )
 
 
+async def test_the_database_judges_metrics_as_a_series_health_does(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The page's whole-fleet judgement runs in SQL (``health._FLEET_METRICS``), a machine's ``health`` field
+    in Python (``health.outside_policy``): at and around every limit, with missing metrics and limits."""
+    defaults = policies.DEFAULT_POLICY
+    cases = {
+        "cv-at-limit": ((defaults.max_cv_rmse, 0.0, 0.9), None, "OK"),
+        "cv-above": ((defaults.max_cv_rmse + 1e-9, 0.0, 0.9), None, "CRITICAL"),
+        "nmbe-at-negative-limit": ((0.1, -defaults.max_abs_nmbe, 0.9), None, "OK"),
+        "nmbe-below-negative-limit": ((0.1, -defaults.max_abs_nmbe - 1e-9, 0.9), None, "CRITICAL"),
+        "no-metrics": ((None, None, None), None, "OK"),
+        "low-r2-no-limit": ((0.1, 0.0, -5.0), None, "OK"),
+        "low-r2-stored-limit": ((0.1, 0.0, 0.49), {"min_r_squared": 0.5}, "CRITICAL"),
+        "r2-at-stored-limit": ((0.1, 0.0, 0.5), {"min_r_squared": 0.5}, "OK"),
+        "no-r2-stored-limit": ((0.1, 0.0, None), {"min_r_squared": 0.5}, "OK"),
+        "cv-above-stored-limit": ((0.2, 0.0, 0.9), {"max_cv_rmse": 0.15}, "CRITICAL"),
+        "cv-above-default-within-stored": ((0.4, 0.0, 0.9), {"max_cv_rmse": 0.5}, "OK"),
+        "nmbe-within-stored-limit": ((0.1, 0.15, 0.9), {"max_abs_nmbe": 0.2}, "OK"),
+    }
+    for name, ((cv_rmse, nmbe, r_squared), stored, _) in cases.items():
+        machine_id = await _evaluated(resources, name, cv_rmse=cv_rmse, nmbe=nmbe, r_squared=r_squared)
+        if stored is not None:
+            async with transaction(resources.sessions) as session:
+                await policies.update(session, machine_id, ModelType.BASELINE, stored, by="tests")
+
+    page = await _fleet(client, order="NAME", first=100)
+    listed = data_of(await graphql(client, MACHINES))["machines"]
+
+    assert page["machines"] == listed
+    judged = {
+        machine["name"]: next(s for s in machine["models"] if s["modelType"] == "BASELINE")["health"]
+        for machine in page["machines"]
+    }
+    assert judged == {name: expected for name, (_, _, expected) in cases.items()}
+
+
 async def test_bad_page_arguments_are_refused(client: httpx.AsyncClient) -> None:
     for variables, field in (
         ({"offset": -1}, "offset"),
@@ -242,9 +304,9 @@ async def test_the_statements_of_a_page_do_not_grow_with_the_fleet(
 
     assert len(small_page["machines"]) == 3 and len(large_page["machines"]) == 33
     small, large = _of_the_query(small), _of_the_query(large)
-    # The whole fleet's machines, latest metrics, metric limits and alert severities; then, for the page,
-    # reading statistics, alerts about readings, champions, latest metrics rows, model alerts and policies.
-    assert len(small) == len(large) == 10, large
+    # The whole fleet's machines judged on their latest metrics, and its alert severities; then, for the
+    # page, reading statistics, alerts about readings, champions, latest metrics rows, model alerts and policies.
+    assert len(small) == len(large) == 8, large
     assert all(statement.lstrip().upper().startswith("SELECT") for statement in large)
 
 

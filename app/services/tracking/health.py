@@ -8,9 +8,10 @@ counts through its alerts: monitoring raises one when a shift matters to the mod
 score alone also moves with the seasons. A machine's health is its worst series', or worse where an
 alert about its readings (``MACHINE_ALERT_TYPES``) is unresolved.
 
-The fleet page judges every series of the fleet from four reads that each cover the whole fleet in one
-statement (machines, latest metrics, stored metric limits, severities of unresolved alerts), orders
-and filters the machines, and reads what a page shows (reading statistics, alerts about readings,
+The fleet page judges every series of the fleet from two reads that each cover the whole fleet in one
+statement (every machine with its series' latest evaluations judged against their limits by the
+database, ``_FLEET_METRICS``; severities of unresolved alerts), orders and filters the machines, and
+reads what a page shows (reading statistics, alerts about readings,
 champions, full metrics rows, model alerts, policies) for that page's machines only: the same statements whatever the
 size of the fleet, and rows for one page.
 """
@@ -24,13 +25,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.db.tables import Alert, ModelVersion, PerformanceMetrics
+from app.db.driver_reads import fetch_all
+from app.db.tables import Alert, Machine, ModelVersion, MonitoringPolicy, PerformanceMetrics
 from app.enums import FleetOrder, Health, ModelType, Severity
 from app.errors import InvalidInput
 from app.services.alerting import alerts
-from app.services.fleet import machines, reading_stats
+from app.services.fleet import reading_stats
 from app.services.fleet.reading_stats import ReadingStats
 from app.services.models import registry
 from app.services.tracking import performance, policies
@@ -44,7 +47,7 @@ MAX_NAME_FILTER_LENGTH = 200
 
 
 class Metrics(Protocol):
-    """The metrics health is judged on: a performance row, or a row of ``latest_metrics_of_fleet``."""
+    """The metrics health is judged on (a performance row)."""
 
     @property
     def r_squared(self) -> float | None: ...
@@ -55,7 +58,7 @@ class Metrics(Protocol):
 
 
 class MetricLimits(Protocol):
-    """A policy's limits on those metrics: ``PolicySettings``, or a row of ``metric_limits_of_fleet``."""
+    """A policy's limits on those metrics (``PolicySettings``)."""
 
     @property
     def max_cv_rmse(self) -> float: ...
@@ -66,6 +69,7 @@ class MetricLimits(Protocol):
 
 
 def outside_policy(latest: Metrics, limits: MetricLimits) -> bool:
+    """The rule ``_outside_policy_sql`` states in SQL for the whole fleet (a test holds them equal)."""
     return (
         (latest.cv_rmse is not None and latest.cv_rmse > limits.max_cv_rmse)
         or (latest.nmbe is not None and abs(latest.nmbe) > limits.max_abs_nmbe)
@@ -80,11 +84,12 @@ def outside_policy(latest: Metrics, limits: MetricLimits) -> bool:
 def series_health(latest: Metrics | None, limits: MetricLimits, severities: Collection[Severity]) -> Health:
     """One series' health from its latest evaluation, its policy's limits and its model alerts' severities."""
     if latest is None:
-        judged = Health.NO_DATA
-    elif outside_policy(latest, limits):
-        return Health.CRITICAL
-    else:
-        judged = Health.OK
+        return _with_alerts(Health.NO_DATA, severities)
+    return _with_alerts(Health.CRITICAL if outside_policy(latest, limits) else Health.OK, severities)
+
+
+def _with_alerts(judged: Health, severities: Collection[Severity]) -> Health:
+    """The health judged from the metrics, or worse for the series' unresolved model alerts."""
     return worst([judged, *alert_healths(severities)]) if severities else judged
 
 
@@ -179,24 +184,81 @@ async def fleet_page(
     return FleetPage(machines=await _details(session, page), total=len(matching), counts=counts)
 
 
+def _outside_policy_sql(latest: Any, policy: Any) -> sa.ColumnElement[Any]:
+    """``outside_policy`` in SQL, on a row of ``v_latest_model_performance`` and its series' stored policy
+    (``DEFAULT_POLICY``'s limits where none is stored). A comparison with a NULL metric or limit is not
+    true, as ``None`` fails the Python rule's ``is not None`` guards."""
+
+    stored = policy.c.machine_id.is_not(None)
+
+    def limit(name: str) -> sa.ColumnElement[Any]:
+        default = getattr(DEFAULT_POLICY, name)
+        # A literal, not a bound parameter: the statement must stay parameterless for the driver's path.
+        constant = sa.null() if default is None else sa.cast(sa.literal_column(repr(float(default))), sa.Float)
+        return sa.case((stored, policy.c[name]), else_=constant)
+
+    return sa.or_(
+        latest.c.cv_rmse > limit("max_cv_rmse"),
+        sa.func.abs(latest.c.nmbe) > limit("max_abs_nmbe"),
+        latest.c.r_squared < limit("min_r_squared"),
+    )
+
+
+def _fleet_metrics_statement() -> sa.Select[Any]:
+    """Every machine (``id``, ``name``, ``created_at``, by name) and, per model type in ``ModelType``'s
+    order, a column that is NULL when the series has no evaluation, 1 when its latest one is outside its
+    policy, 0 otherwise.
+
+    The database judges each series where its latest row is: read into Python, the 4,000 latest rows of a
+    1,000-machine fleet, the stored limits and the machines cost the API ~10 ms of CPU per fleet page more
+    than these 1,000 rows (``docs/scaling.md``), for ~4 ms more of the database's.
+    """
+    latest = performance.latest_view
+    policy = MonitoringPolicy.__table__
+    machine = Machine.__table__
+    outside = _outside_policy_sql(latest, policy)
+    judged = (
+        sa.select(
+            latest.c.machine_id,
+            latest.c.model_type,
+            sa.case((outside, sa.literal_column("1")), else_=sa.literal_column("0")).label("code"),
+        )
+        .select_from(
+            latest.outerjoin(
+                policy, sa.and_(policy.c.machine_id == latest.c.machine_id, policy.c.model_type == latest.c.model_type)
+            )
+        )
+        .subquery("judged")
+    )
+
+    def code_of(model_type: ModelType) -> sa.ColumnElement[int]:
+        of_type = judged.c.model_type == sa.literal_column(f"'{model_type.value}'")
+        return sa.type_coerce(sa.func.max(sa.case((of_type, judged.c.code))), sa.Integer).label(model_type.value)
+
+    return (
+        sa.select(machine.c.id, machine.c.name, machine.c.created_at, *(code_of(t) for t in ModelType))
+        .select_from(machine.outerjoin(judged, judged.c.machine_id == machine.c.id))
+        .group_by(machine.c.id, machine.c.name, machine.c.created_at)
+        .order_by(machine.c.name)
+    )
+
+
+#: Built once and parameterless, so the database driver runs it (``app.db.driver_reads``).
+_FLEET_METRICS = _fleet_metrics_statement()
+#: A series' health from its code in ``_FLEET_METRICS``.
+_METRIC_HEALTH = {None: Health.NO_DATA, 0: Health.OK, 1: Health.CRITICAL}
+
+
 async def _judge_fleet(engine: AsyncEngine) -> list[_Judged]:
-    rows = await machines.list_all(engine)
-    latest = await performance.latest_metrics_of_fleet(engine)
-    limits = await policies.metric_limits_of_fleet(engine)
+    rows = await fetch_all(engine, _FLEET_METRICS)
     severities = await alerts.unresolved_severities(engine)
     judged = []
-    for row in rows:
-        # One lookup per machine, then per model type: a UUID's hash is computed in Python.
-        its_latest, its_limits = latest.get(row.id, _NONE), limits.get(row.id, _NONE)
-        its_alerts = severities.series.get(row.id, _NONE)
-        series = {
-            model_type: series_health(
-                its_latest.get(model_type), its_limits.get(model_type, DEFAULT_POLICY), its_alerts.get(model_type, ())
-            )
-            for model_type in ModelType
-        }
-        health = machine_health(series.values(), severities.machines.get(row.id, ()))
-        judged.append(_Judged(row.id, row.name, row.created_at, health, series))
+    for machine_id, name, created_at, *codes in rows:
+        series = {model_type: _METRIC_HEALTH[code] for model_type, code in zip(ModelType, codes, strict=True)}
+        for model_type, its_severities in severities.series.get(machine_id, _NONE).items():
+            series[model_type] = _with_alerts(series[model_type], its_severities)
+        health = machine_health(series.values(), severities.machines.get(machine_id, ()))
+        judged.append(_Judged(machine_id, name, created_at, health, series))
     return judged
 
 

@@ -10,12 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.column_types import json_object
-from app.db.driver_reads import fetch_all
 from app.db.tables import METRIC_COLUMNS, PerformanceMetrics, core_table
-from app.enums import MODEL_TYPES, MetricsSource, ModelType
+from app.enums import MetricsSource, ModelType
 from app.errors import InvalidInput, NotFound
 from app.services.checks import camel_case, require_limit, require_range, require_window
 from app.services.models import registry
@@ -30,9 +29,7 @@ latest_view = sa.table(
     sa.column("id", sa.Uuid),
     sa.column("machine_id", sa.Uuid),
     sa.column("model_type", sa.String),
-    # Untyped: read as the driver gives them (floats on both databases). Typed as Float, asyncpg's result
-    # processing needs each column's type code, so the whole-fleet read could not run on the driver alone.
-    *(sa.column(name, sa.types.NullType()) for name in ("r_squared", "cv_rmse", "nmbe")),
+    *(sa.column(name, sa.Float) for name in ("r_squared", "cv_rmse", "nmbe")),
 )
 
 
@@ -276,25 +273,6 @@ async def latest_for_series(
     newest_ids = sa.select(latest_view.c.id).where(latest_view.c.machine_id.in_(machine_ids))
     rows = await session.scalars(sa.select(PerformanceMetrics).where(PerformanceMetrics.id.in_(newest_ids)))
     return {(row.machine_id, row.model_type): row for row in rows}
-
-
-#: Built once and parameterless, so the database driver runs it (``app.db.driver_reads``).
-_FLEET_LATEST = sa.select(
-    latest_view.c.machine_id,
-    latest_view.c.model_type,
-    latest_view.c.r_squared,
-    latest_view.c.cv_rmse,
-    latest_view.c.nmbe,
-)
-
-
-async def latest_metrics_of_fleet(engine: AsyncEngine) -> dict[uuid.UUID, dict[ModelType, Any]]:
-    """Per machine and model type, the latest ``r_squared``, ``cv_rmse`` and ``nmbe`` (rows with those fields):
-    what judging a whole fleet's health needs, one statement that builds no ORM objects."""
-    found: dict[uuid.UUID, dict[ModelType, Any]] = {}
-    for row in await fetch_all(engine, _FLEET_LATEST):
-        found.setdefault(row.machine_id, {})[MODEL_TYPES[row.model_type]] = row
-    return found
 
 
 async def validation_for_versions(

@@ -10,12 +10,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.driver_reads import fetch_all
 from app.db.tables import MonitoringPolicy
 from app.enums import ModelType
 from app.errors import InvalidInput
@@ -108,25 +106,6 @@ async def get_many(
     rows = await session.scalars(sa.select(MonitoringPolicy).where(MonitoringPolicy.machine_id.in_(machine_ids)))
     stored = {(row.machine_id, row.model_type): _from_row(row) for row in rows}
     return {key: stored.get(key) or Policy(key[0], key[1], DEFAULT_POLICY, stored=False) for key in keys}
-
-
-#: Built once and parameterless, so the database driver runs it (``app.db.driver_reads``).
-_STORED_LIMITS = sa.select(
-    MonitoringPolicy.machine_id,
-    MonitoringPolicy.model_type,
-    MonitoringPolicy.max_cv_rmse,
-    MonitoringPolicy.max_abs_nmbe,
-    MonitoringPolicy.min_r_squared,
-)
-
-
-async def metric_limits_of_fleet(engine: AsyncEngine) -> dict[uuid.UUID, dict[ModelType, Any]]:
-    """Per machine and model type, the metric limits of every stored policy (rows with ``max_cv_rmse``,
-    ``max_abs_nmbe`` and ``min_r_squared``); a series absent from the result has ``DEFAULT_POLICY``'s."""
-    found: dict[uuid.UUID, dict[ModelType, Any]] = {}
-    for row in await fetch_all(engine, _STORED_LIMITS):
-        found.setdefault(row.machine_id, {})[ModelType(row.model_type)] = row
-    return found
 
 
 async def get(session: AsyncSession, machine_id: uuid.UUID, model_type: ModelType) -> Policy:
