@@ -247,6 +247,8 @@ def _fleet_metrics_statement() -> sa.Select[Any]:
 _FLEET_METRICS = _fleet_metrics_statement()
 #: A series' health from its code in ``_FLEET_METRICS``.
 _METRIC_HEALTH = {None: Health.NO_DATA, 0: Health.OK, 1: Health.CRITICAL}
+#: ``ModelType``'s members once: iterating the enum runs a generator per pass (~5 µs a machine here).
+_MODEL_TYPES = tuple(ModelType)
 
 
 async def _judge_fleet(engine: AsyncEngine) -> list[_Judged]:
@@ -254,7 +256,7 @@ async def _judge_fleet(engine: AsyncEngine) -> list[_Judged]:
     severities = await alerts.unresolved_severities(engine)
     judged = []
     for machine_id, name, created_at, *codes in rows:
-        series = {model_type: _METRIC_HEALTH[code] for model_type, code in zip(ModelType, codes, strict=True)}
+        series = dict(zip(_MODEL_TYPES, map(_METRIC_HEALTH.__getitem__, codes), strict=True))
         for model_type, its_severities in severities.series.get(machine_id, _NONE).items():
             series[model_type] = _with_alerts(series[model_type], its_severities)
         health = machine_health(series.values(), severities.machines.get(machine_id, ()))
@@ -271,7 +273,7 @@ def _counts(judged: list[_Judged]) -> list[HealthCount]:
 async def _details(session: AsyncSession, page: list[_Judged]) -> list[MachineOverview]:
     if not page:
         return []
-    keys = [(machine.id, model_type) for machine in page for model_type in ModelType]
+    keys = [(machine.id, model_type) for machine in page for model_type in _MODEL_TYPES]
     machine_ids = [machine.id for machine in page]
     stats = await reading_stats.of_machines(session, machine_ids)
     readings_alerts = await alerts.open_alerts_of_machines(session, machine_ids)
