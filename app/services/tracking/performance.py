@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from app.db.tables import METRIC_COLUMNS, PerformanceMetrics, core_table
 from app.enums import MetricsSource, ModelType
 from app.errors import InvalidInput, NotFound
 from app.services.checks import camel_case, require_limit, require_range, require_window
+from app.services.kept import Kept
 from app.services.models import registry
 
 MAX_TREND_DAYS = 3_650
@@ -141,26 +141,22 @@ async def trend(
     if newest is None:
         return []
     key = (machine_id, model_type, days, max_points, _aware(newest), count, _aware(last_evaluated))
-    if (cached := _TRENDS.get(key)) is not None:
-        _TRENDS.move_to_end(key)
-        return cached
+    if (kept := _TRENDS.get(key)) is not None:
+        return kept
     since = _aware(newest) - timedelta(days=days)
     parameters = {**_series(machine_id, model_type), "since": since, "max_points": max_points}
     points = (await connection.execute(_TREND, parameters)).all()
-    _TRENDS[key] = points
-    if len(_TRENDS) > TREND_CACHE_SIZE:
-        _TRENDS.popitem(last=False)
+    _TRENDS.keep(key, points)
     return points
 
 
-#: Trends this process computed, least recently used first. Evaluations are only ever added to a series
+#: Trends this process computed (``app.services.kept``). Evaluations are only ever added to a series
 #: (no code path updates or deletes one; a machine's are deleted with it), so what a series holds is told
 #: by its count, newest data time and newest evaluation time, read on every call in one statement over
 #: the series' index range (~0.1 of the trend's own cost on 10,000 evaluations): a new evaluation makes
 #: a new key, and dashboards that redraw the same chart between evaluations skip the bucketing.
-_TRENDS: OrderedDict[tuple[Any, ...], Sequence[sa.Row[Any]]] = OrderedDict()
 #: A 500-point trend holds ~1 MB of Python objects; dashboards show a few series at a time.
-TREND_CACHE_SIZE = 32
+_TRENDS: Kept[tuple[Any, ...], Sequence[sa.Row[Any]]] = Kept(size=32)
 
 
 def _series(machine_id: uuid.UUID, model_type: ModelType) -> dict[str, Any]:
