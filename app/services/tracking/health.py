@@ -35,6 +35,7 @@ from app.errors import InvalidInput
 from app.services.alerting import alerts
 from app.services.fleet import reading_stats
 from app.services.fleet.reading_stats import ReadingStats
+from app.services.kept import Kept
 from app.services.models import registry
 from app.services.tracking import performance, policies
 from app.services.tracking.policies import DEFAULT_POLICY, Policy
@@ -170,8 +171,7 @@ async def fleet_page(
         raise InvalidInput(f"offset must be ≥ 0, got {offset}", field="offset")
     if name_contains is not None and len(name_contains) > MAX_NAME_FILTER_LENGTH:
         raise InvalidInput(f"nameContains must be at most {MAX_NAME_FILTER_LENGTH} characters", field="nameContains")
-    judged = await _judge_fleet(engine)
-    counts = _counts(judged)
+    judged, counts = await _judged_fleet(engine)
     needle = name_contains.casefold() if name_contains else None
     matching = [
         machine
@@ -249,6 +249,38 @@ _FLEET_METRICS = _fleet_metrics_statement()
 _METRIC_HEALTH = {None: Health.NO_DATA, 0: Health.OK, 1: Health.CRITICAL}
 #: ``ModelType``'s members once: iterating the enum runs a generator per pass (~5 µs a machine here).
 _MODEL_TYPES = tuple(ModelType)
+
+
+#: PostgreSQL's snapshot (``xmin:xmax:in-progress xids``), read as text: a transaction that wrote anything
+#: has an id, and its end moves ``xmax`` past it or takes it off the in-progress list, so the snapshot
+#: stays the same exactly while no write of any transaction has become visible (anywhere in the cluster:
+#: writes to other databases change it too, which only costs a judgement).
+_SNAPSHOT = sa.select(sa.cast(sa.func.pg_current_snapshot(), sa.Text).label("snapshot"))
+#: The fleet's judgement and counts, per database and snapshot. One entry: a process serves one database;
+#: 1,000 machines hold ~1 MB of Python objects.
+_JUDGED: Kept[tuple[Any, str], tuple[list[_Judged], list[HealthCount]]] = Kept(size=1)
+
+
+async def _judged_fleet(engine: AsyncEngine) -> tuple[list[_Judged], list[HealthCount]]:
+    """The whole fleet judged, and its counts; on PostgreSQL judged again only when a write became visible.
+
+    The snapshot is read before the judgement's statements: whatever they saw was at least as new as it,
+    and a write that became visible after it changes the snapshot the next call reads, so a kept
+    judgement is always what the statements would return now. Between writes a page costs that
+    statement and its own reads; the database's judgement of every series is most of its cost
+    (``docs/scaling.md``). SQLite has no such snapshot: there the fleet is judged on every page.
+    """
+    if engine.dialect.name != "postgresql":
+        judged = await _judge_fleet(engine)
+        return judged, _counts(judged)
+    ((snapshot,),) = await fetch_all(engine, _SNAPSHOT)
+    key = (engine.url, snapshot)
+    if (kept := _JUDGED.get(key)) is not None:
+        return kept
+    judged = await _judge_fleet(engine)
+    answer = (judged, _counts(judged))
+    _JUDGED.keep(key, answer)
+    return answer
 
 
 async def _judge_fleet(engine: AsyncEngine) -> list[_Judged]:
