@@ -17,6 +17,7 @@ Two questions decide whether a change in a model's inputs matters:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -32,10 +33,15 @@ WEEKS_PER_YEAR = 53
 
 Predict = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
+EPOCH = date(1970, 1, 1)
+NS_PER_DAY = 86_400 * 10**9
+
 
 def window_weeks(index: pd.DatetimeIndex) -> tuple[int, ...]:
-    """The ISO weeks of the year a window's readings fall in."""
-    return tuple(sorted({int(week) for week in index.isocalendar().week}))
+    """The ISO weeks of the year a window's readings fall in, from its distinct days (a week of hourly
+    readings is seven dates, not 168 rows through pandas' calendar frame)."""
+    days = np.unique(index.as_unit("ns").asi8 // NS_PER_DAY)
+    return tuple(sorted({(EPOCH + timedelta(days=int(day))).isocalendar().week for day in days}))
 
 
 def comparable_reference(profile: FeatureProfile, weeks: tuple[int, ...]) -> FeatureProfile | None:

@@ -19,19 +19,21 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import DriftReport, EnergyReading, ModelVersion, PerformanceMetrics
+from app.db.tables import DriftReport, MachineReadingStats, ModelVersion, PerformanceMetrics
 from app.enums import MetricsSource, ModelType, VersionStage
 from app.errors import Conflict
 from app.ml.drift import ErrorMetrics
+from app.ml.model_types.base import FittedModel
 from app.services.checks import require_range
 from app.services.fleet import machines, readings
 from app.services.models.model_cache import MODELS, loaded_models
 from app.services.savings import interventions
 from app.services.tracking import outcomes, policies, quality
-from app.services.tracking.evaluation import evaluate, residual_scale
+from app.services.tracking.evaluation import Evaluation, evaluate, residual_scale
 from app.services.tracking.policies import PolicySettings
 from app.services.tracking.series_memory import SERIES
 
@@ -73,12 +75,15 @@ async def check_drift(
     async with resources.reads() as session:
         await machines.require(session, machine_id)
         champion = await _champion(session, machine_id, model_type)
-    if champion is None:
-        raise Conflict(
-            f"{model_type.name} of machine {machine_id} has no champion yet: train one first", field="modelType"
-        )
-    report = await evaluate_champion(resources, champion, drift_window_days=float(window_days), only_new=False)
-    assert report is not None
+        if champion is None:
+            raise Conflict(
+                f"{model_type.name} of machine {machine_id} has no champion yet: train one first", field="modelType"
+            )
+        policy = (await policies.get(session, machine_id, model_type)).settings
+        latest = await readings.latest_instant(session, machine_id)
+    if latest is None:
+        raise Conflict(f"machine {machine_id} has no readings to check", field="machineId")
+    (report,) = await _evaluate_machine(resources, [_Due(champion, policy, latest, None)], float(window_days))
     return report
 
 
@@ -86,47 +91,31 @@ async def evaluate_all(resources: Resources) -> int:
     """The periodic pass: data quality of every monitored machine's new readings, then every champion with a
     full new window of readings. Returns evaluations made.
 
-    The state deciding which series are due is read for all of them in one statement; machines are then
-    evaluated a few at a time (on PostgreSQL), so one machine's database round trips overlap another's
-    computation. Series are independent: their evaluations, alerts and retraining touch only their own rows.
+    The state deciding which series are due is read for all of them in one statement. A machine's due
+    series are then evaluated together (``_evaluate_machine``), and machines a few at a time on PostgreSQL,
+    so one machine's database round trips overlap another's computation. Machines are independent: their
+    evaluations, alerts and retraining touch only their own rows.
     """
     await quality.check_all(resources)
     async with resources.reads() as session:
         monitored = await _monitored(session)
     MODELS.reserve(len(monitored))
     SERIES.reserve(len(monitored))
-    machines_due: dict[uuid.UUID, list[tuple[_Due, datetime]]] = defaultdict(list)
+    machines_due: dict[uuid.UUID, list[_Due]] = defaultdict(list)
     for due in monitored:
         if due.latest is not None and _has_new_window(due):
-            machines_due[due.champion.version.machine_id].append((due, due.latest))
+            machines_due[due.champion.version.machine_id].append(due)
     gate = asyncio.Semaphore(MACHINES_AT_ONCE if resources.settings.dialect == "postgresql" else 1)
 
-    async def machine(series: list[tuple[_Due, datetime]]) -> int:
-        evaluated = 0
+    async def machine(machine_id: uuid.UUID, series: list[_Due]) -> int:
         async with gate:
-            for due, latest in series:
-                version = due.champion.version
-                try:
-                    report = await _evaluate(resources, due.champion, due.policy, latest, None)
-                    evaluated += report is not None
-                except Exception:  # one broken series must not stop the others
-                    logger.exception("monitoring %s of %s failed", version.model_type.name, version.machine_id)
-        return evaluated
+            try:
+                return len(await _evaluate_machine(resources, series, None))
+            except Exception:  # one machine's failure must not stop the others
+                logger.exception("monitoring of machine %s failed", machine_id)
+                return 0
 
-    return sum(await asyncio.gather(*(machine(series) for series in machines_due.values())))
-
-
-async def evaluate_champion(
-    resources: Resources, champion: Champion, drift_window_days: float | None, only_new: bool
-) -> DriftReport | None:
-    version = champion.version
-    async with resources.reads() as session:
-        policy = (await policies.get(session, version.machine_id, version.model_type)).settings
-        latest = await readings.latest_instant(session, version.machine_id)
-        last_end = await _last_window_end(session, version.id) if only_new else None
-    if latest is None or (only_new and not _has_new_window(_Due(champion, policy, latest, last_end))):
-        return None
-    return await _evaluate(resources, champion, policy, latest, drift_window_days)
+    return sum(await asyncio.gather(*(machine(key, series) for key, series in machines_due.items())))
 
 
 @dataclass(frozen=True)
@@ -143,9 +132,6 @@ async def _monitored(session: AsyncSession) -> list[_Due]:
     window's end, in one statement. Artifacts are left to the model cache and reference profiles (~200 kB
     each for a year of hourly readings) to the evaluation: most hourly passes find few series due."""
     validation = sa.orm.aliased(PerformanceMetrics)
-    newest = (
-        sa.select(sa.func.max(EnergyReading.ts)).where(EnergyReading.machine_id == ModelVersion.machine_id)
-    ).scalar_subquery()
     last_end = (
         sa.select(sa.func.max(PerformanceMetrics.window_end)).where(
             PerformanceMetrics.model_version_id == ModelVersion.id,
@@ -154,13 +140,14 @@ async def _monitored(session: AsyncSession) -> list[_Due]:
     ).scalar_subquery()
     rows = (
         await session.execute(
-            sa.select(ModelVersion, validation, newest, last_end)
+            sa.select(ModelVersion, validation, MachineReadingStats.last_reading_at, last_end)
             .options(sa.orm.defer(ModelVersion.artifact), sa.orm.defer(ModelVersion.reference_profile))
             .outerjoin(
                 validation,
                 (validation.model_version_id == ModelVersion.id)
                 & (validation.source == MetricsSource.TRAINING_VALIDATION),
             )
+            .outerjoin(MachineReadingStats, MachineReadingStats.machine_id == ModelVersion.machine_id)
             .where(ModelVersion.stage == VersionStage.CHAMPION)
         )
     ).all()
@@ -171,50 +158,102 @@ async def _monitored(session: AsyncSession) -> list[_Due]:
     ]
 
 
-async def _evaluate(
-    resources: Resources,
-    champion: Champion,
-    policy: PolicySettings,
-    latest: datetime,
-    drift_window_days: float | None,
-) -> DriftReport:
-    version = champion.version
-    since = max(version.trained_to, latest - timedelta(days=CUSUM_HISTORY_DAYS))
-    days = drift_window_days if drift_window_days is not None else policy.drift_window_days
-    drift_start = latest - timedelta(days=days)
+@dataclass(frozen=True)
+class _Inputs:
+    """What one series' evaluation reads, besides the machine's readings."""
+
+    profile: dict[str, Any]
+    earlier: list[ErrorMetrics]
+    validation_frame: Any
+
+
+async def _evaluate_machine(
+    resources: Resources, series: list[_Due], drift_window_days: float | None
+) -> list[DriftReport]:
+    """Evaluate one machine's due series together: one read of the machine's readings for all of them
+    (each series slices its out-of-sample history and drift window from it), one statement each for their
+    earlier windows and reference profiles, and their outcomes recorded in one transaction.
+
+    A series whose computation fails is logged and left out; the others are still recorded.
+    """
+    machine_id = series[0].champion.version.machine_id
+    latest = max(due.latest for due in series if due.latest is not None)
+    windows = {due.champion.version.id: _windows(due, latest, drift_window_days) for due in series}
     async with resources.reads() as session:
-        # One read for both windows: the out-of-sample history and the drift window (usually inside it).
-        frame = await readings.window_frame(session, version.machine_id, min(since, drift_start), latest)
+        frame = await readings.window_frame(
+            session, machine_id, min(min(since, drift_start) for since, drift_start in windows.values()), latest
+        )
+        earlier = await _earlier_windows(
+            session, {due.champion.version.id: due.policy.consecutive_windows - 1 for due in series}
+        )
+        baselines = [due.champion.version for due in series if due.champion.version.model_type == ModelType.BASELINE]
+        # After an efficiency measure the baseline's departure is the saving, not a degradation.
+        measured = bool(baselines) and await interventions.measure_in_effect(
+            session, machine_id, baselines[0].trained_to, latest
+        )
+        profiles: dict[uuid.UUID, dict[str, Any]] = {
+            version_id: profile
+            for version_id, profile in await session.execute(
+                sa.select(ModelVersion.id, ModelVersion.reference_profile).where(ModelVersion.id.in_(windows))
+            )
+        }
+        models = await loaded_models(session, [due.champion.version for due in series])
+        inputs = {}
+        for due in series:
+            version = due.champion.version
+            known, _ = SERIES.scale(version.id)
+            inputs[version.id] = _Inputs(
+                profiles[version.id],
+                earlier.get(version.id, []),
+                None if known else await _validation_frame(session, due.champion),
+            )
+    evaluated = []
+    for due in series:
+        version = due.champion.version
+        since, drift_start = windows[version.id]
         reporting, drift_frame = frame.loc[frame.index > since], frame.loc[frame.index > drift_start]
-        earlier = await _earlier_windows(session, version.id, policy.consecutive_windows - 1)
-        if version.model_type == ModelType.BASELINE and await interventions.measure_in_effect(
-            session, version.machine_id, version.trained_to, latest
-        ):
-            # After an efficiency measure the baseline's departure is the saving, not a degradation:
-            # no performance window, no level shift, and the target leaves the drift check (drivers stay).
+        if version.model_type == ModelType.BASELINE and measured:
+            # no performance window, no level shift, and the target leaves the drift check (drivers stay)
             reporting, drift_frame = readings.empty_frame(), drift_frame.drop(columns="energy_kwh")
-        profile = (
-            await session.execute(sa.select(ModelVersion.reference_profile).where(ModelVersion.id == version.id))
-        ).scalar_one()
-        model = (await loaded_models(session, [version]))[version.id]
-        known, scale = SERIES.scale(version.id)
-        validation_frame = None if known else await _validation_frame(session, champion)
-    if validation_frame is not None:
-        scale = await asyncio.to_thread(residual_scale, model, validation_frame)
+        try:
+            evaluation = await asyncio.to_thread(
+                _evaluate_series, due, models[version.id], inputs[version.id], reporting, drift_frame
+            )
+        except Exception:  # one broken series must not stop its machine's others
+            logger.exception("monitoring %s of %s failed", version.model_type.name, machine_id)
+            continue
+        evaluated.append(outcomes.Evaluated(version, evaluation, due.policy))
+    return await outcomes.record(resources, evaluated)
+
+
+def _windows(due: _Due, latest: datetime, drift_window_days: float | None) -> tuple[datetime, datetime]:
+    """(start of the out-of-sample history the CUSUM reads, start of the drift window)."""
+    days = drift_window_days if drift_window_days is not None else due.policy.drift_window_days
+    since = max(due.champion.version.trained_to, latest - timedelta(days=CUSUM_HISTORY_DAYS))
+    return since, latest - timedelta(days=days)
+
+
+def _evaluate_series(
+    due: _Due, model: FittedModel, inputs: _Inputs, reporting: pd.DataFrame, drift_frame: pd.DataFrame
+) -> Evaluation:
+    """The computation of one series, in a worker thread: its residual scale once per version, then the
+    evaluation (the series memory predicts only readings not predicted before)."""
+    version = due.champion.version
+    known, scale = SERIES.scale(version.id)
+    if not known:
+        scale = residual_scale(model, inputs.validation_frame)
         SERIES.remember_scale(version.id, scale)
-    evaluation = await asyncio.to_thread(
-        evaluate,
+    return evaluate(
         model,
-        profile,
-        _error_metrics(champion.validation),
+        inputs.profile,
+        _error_metrics(due.champion.validation),
         scale,
         reporting,
         drift_frame,
-        earlier,
-        policy,
+        inputs.earlier,
+        due.policy,
         partial(SERIES.predictions, version.id),
     )
-    return await outcomes.record(resources, version, evaluation, policy)
 
 
 async def _champion(session: AsyncSession, machine_id: uuid.UUID, model_type: ModelType) -> Champion | None:
@@ -244,15 +283,6 @@ def _has_new_window(due: _Due) -> bool:
     return latest is not None and latest - start >= timedelta(hours=due.policy.evaluation_window_hours)
 
 
-async def _last_window_end(session: AsyncSession, version_id: uuid.UUID) -> datetime | None:
-    return await session.scalar(
-        sa.select(sa.func.max(PerformanceMetrics.window_end)).where(
-            PerformanceMetrics.model_version_id == version_id,
-            PerformanceMetrics.source == MetricsSource.MONITORING,
-        )
-    )
-
-
 async def _validation_frame(session: AsyncSession, champion: Champion) -> Any:
     validation = champion.validation
     if validation is None or validation.window_start is None or validation.window_end is None:
@@ -261,20 +291,38 @@ async def _validation_frame(session: AsyncSession, champion: Champion) -> Any:
     return await readings.window_frame(session, champion.version.machine_id, start, validation.window_end)
 
 
-async def _earlier_windows(session: AsyncSession, version_id: uuid.UUID, count: int) -> list[ErrorMetrics]:
-    if count <= 0:
-        return []
+async def _earlier_windows(session: AsyncSession, counts: dict[uuid.UUID, int]) -> dict[uuid.UUID, list[ErrorMetrics]]:
+    """Each version's last ``counts[version]`` monitoring windows, oldest first, in one statement."""
+    wanted = {version_id: count for version_id, count in counts.items() if count > 0}
+    if not wanted:
+        return {}
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=PerformanceMetrics.model_version_id, order_by=PerformanceMetrics.evaluated_at.desc())
+        .label("rank")
+    )
+    ranked = (
+        sa.select(
+            PerformanceMetrics.model_version_id,
+            PerformanceMetrics.evaluated_at,
+            PerformanceMetrics.cv_rmse,
+            PerformanceMetrics.nmbe,
+            PerformanceMetrics.r_squared,
+            rank,
+        )
+        .where(PerformanceMetrics.model_version_id.in_(wanted), PerformanceMetrics.source == MetricsSource.MONITORING)
+        .subquery()
+    )
     rows = (
-        await session.scalars(
-            sa.select(PerformanceMetrics)
-            .where(
-                PerformanceMetrics.model_version_id == version_id, PerformanceMetrics.source == MetricsSource.MONITORING
-            )
-            .order_by(PerformanceMetrics.evaluated_at.desc())
-            .limit(count)
+        await session.execute(
+            sa.select(ranked).where(ranked.c.rank <= max(wanted.values())).order_by(ranked.c.evaluated_at)
         )
     ).all()
-    return [_error_metrics(row) for row in reversed(rows)]
+    found: dict[uuid.UUID, list[ErrorMetrics]] = defaultdict(list)
+    for version_id, _, cv_rmse, nmbe, r_squared, position in rows:
+        if position <= wanted[version_id]:
+            found[version_id].append(ErrorMetrics(cv_rmse, nmbe, r_squared))
+    return found
 
 
 def _error_metrics(row: PerformanceMetrics | None) -> ErrorMetrics:

@@ -7,6 +7,9 @@ evaluations; and, when the policy allows, a retraining per alert, at most once p
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -17,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.constants import SYSTEM_ACTOR
 from app.db.engine import transaction
 from app.db.tables import Alert, DriftReport, ModelVersion, PerformanceMetrics, TrainingJob
-from app.enums import AlertType, MetricsSource, Severity, TriggerType
+from app.enums import UNRESOLVED_ALERT_STATUSES, AlertType, MetricsSource, ModelType, Severity, TriggerType
 from app.ml.drift import window_verdict
 from app.services.alerting import alerts
 from app.services.models import job_lifecycle
@@ -34,23 +37,65 @@ CONDITIONS = {AlertType.DRIFT: "data_drift", AlertType.DEGRADATION: "concept_dri
 AUTO_TRIGGERS = {AlertType.DRIFT: TriggerType.DRIFT, AlertType.DEGRADATION: TriggerType.DEGRADATION}
 
 
-async def record(
-    resources: Resources, version: ModelVersion, evaluation: Evaluation, policy: PolicySettings
-) -> DriftReport:
-    """Store the evaluation and its alert changes (one transaction), announce new alerts, then act on them."""
-    report, raised = await _store(resources, version, evaluation, policy)
-    for outcome in raised:
+@dataclass(frozen=True)
+class Evaluated:
+    """One series' evaluation, with the version it judged and the policy it was judged by."""
+
+    version: ModelVersion
+    evaluation: Evaluation
+    policy: PolicySettings
+
+
+async def record(resources: Resources, evaluated: Sequence[Evaluated]) -> list[DriftReport]:
+    """Store one machine's evaluations and their alert changes (one transaction), announce new alerts, then act
+    on them. Returns the drift reports in the order of ``evaluated``."""
+    if not evaluated:
+        return []
+    reports, raised = await _store(resources, evaluated)
+    for outcome, _ in raised:
         await alerts.publish(resources, outcome)
-    if policy.auto_retrain:
-        for outcome in raised:
+    for outcome, policy in raised:
+        if policy.auto_retrain:
             await _act(resources, outcome.alert, policy.retrain_cooldown_hours)
-    return report
+    return reports
 
 
 async def _store(
-    resources: Resources, version: ModelVersion, evaluation: Evaluation, policy: PolicySettings
-) -> tuple[DriftReport, list[alerts.RaisedAlert]]:
-    """Metrics row, drift report and alert changes in one transaction."""
+    resources: Resources, evaluated: Sequence[Evaluated]
+) -> tuple[list[DriftReport], list[tuple[alerts.RaisedAlert, PolicySettings]]]:
+    """Metrics rows, drift reports and alert changes of one machine's series in one transaction.
+
+    The rows of every series are flushed together (one INSERT per table), and the machine's unresolved
+    DRIFT and DEGRADATION alerts are read once: only a series holding one can have one to resolve.
+    """
+    now = datetime.now(UTC)
+    async with transaction(resources.sessions) as session:
+        reports = []
+        for item in evaluated:
+            metrics_row, report = _rows(item, now)
+            session.add(metrics_row)
+            session.add(report)
+            reports.append(report)
+        await session.flush()
+        unresolved = await _unresolved(session, evaluated[0].version.machine_id)
+        raised: list[tuple[alerts.RaisedAlert, PolicySettings]] = []
+        for item, report in zip(evaluated, reports, strict=True):
+            found = await _raise(session, resources, item.version, item.evaluation, report)
+            raised += [(outcome, item.policy) for outcome in found]
+            present = {outcome.alert.alert_type for outcome in found}
+            clearable = {
+                alert_type
+                for alert_type in CONDITIONS
+                if alert_type not in present and (item.version.model_type, alert_type) in unresolved
+            }
+            if clearable:
+                await _resolve_cleared(session, item.version, item.policy.clear_windows, clearable)
+    return reports, raised
+
+
+def _rows(item: Evaluated, now: datetime) -> tuple[PerformanceMetrics, DriftReport]:
+    """The evaluation's MONITORING metrics row and its drift report."""
+    version, evaluation = item.version, item.evaluation
     features = [feature.to_dict() for feature in evaluation.data_drift.features]
     flags = {
         "data_drift": evaluation.data_drift.detected,
@@ -66,34 +111,38 @@ async def _store(
         "drift_detected": evaluation.detected,
         "drift_score": evaluation.data_drift.drift_score,
     }
-    now = datetime.now(UTC)
-    async with transaction(resources.sessions) as session:
-        session.add(
-            evaluation_row(
-                metrics=evaluation.metrics.as_dict() if evaluation.metrics else {},
-                extra=flags,
-                source=MetricsSource.MONITORING,
-                evaluated_at=now,
-                window_start=evaluation.window_start,
-                window_end=evaluation.window_end,
-                sample_count=evaluation.sample_count,
-                **shared,
-            )
+    metrics_row = evaluation_row(
+        metrics=evaluation.metrics.as_dict() if evaluation.metrics else {},
+        extra=flags,
+        source=MetricsSource.MONITORING,
+        evaluated_at=now,
+        window_start=evaluation.window_start,
+        window_end=evaluation.window_end,
+        sample_count=evaluation.sample_count,
+        **shared,
+    )
+    report = DriftReport(
+        checked_at=now,
+        window_start=evaluation.drift_window_start,
+        window_end=evaluation.drift_window_end,
+        sample_count=evaluation.drift_samples,
+        features=features,
+        concept=messages.concept(evaluation),
+        **shared,
+    )
+    return metrics_row, report
+
+
+async def _unresolved(session: AsyncSession, machine_id: uuid.UUID) -> set[tuple[ModelType, AlertType]]:
+    """(series, alert type) of the machine's unresolved alerts that an evaluation can clear."""
+    rows = await session.execute(
+        sa.select(Alert.model_type, Alert.alert_type).where(
+            Alert.machine_id == machine_id,
+            Alert.alert_type.in_(list(CONDITIONS)),
+            Alert.status.in_(UNRESOLVED_ALERT_STATUSES),
         )
-        report = DriftReport(
-            checked_at=now,
-            window_start=evaluation.drift_window_start,
-            window_end=evaluation.drift_window_end,
-            sample_count=evaluation.drift_samples,
-            features=features,
-            concept=messages.concept(evaluation),
-            **shared,
-        )
-        session.add(report)
-        await session.flush()
-        raised = await _raise(session, resources, version, evaluation, report)
-        await _resolve_cleared(session, version, policy.clear_windows, {o.alert.alert_type for o in raised})
-    return report, raised
+    )
+    return {(model_type, alert_type) for model_type, alert_type in rows}
 
 
 async def _raise(
@@ -147,9 +196,9 @@ async def _raise(
 
 
 async def _resolve_cleared(
-    session: AsyncSession, version: ModelVersion, clear_windows: int, present: set[AlertType]
+    session: AsyncSession, version: ModelVersion, clear_windows: int, clearable: set[AlertType]
 ) -> None:
-    """Resolve an alert whose condition was absent from the last ``clear_windows`` evaluations."""
+    """Resolve an alert of ``clearable`` whose condition was absent from the last ``clear_windows`` evaluations."""
     recent = (
         await session.scalars(
             sa.select(PerformanceMetrics.extra)
@@ -164,8 +213,8 @@ async def _resolve_cleared(
     ).all()
     if len(recent) < clear_windows:
         return
-    for alert_type, flag in CONDITIONS.items():
-        if alert_type in present or any(extra.get(flag) for extra in recent):
+    for alert_type in clearable:
+        if any(extra.get(CONDITIONS[alert_type]) for extra in recent):
             continue
         await alerts.resolve_by_system(
             session,
