@@ -45,7 +45,7 @@ logger = logging.getLogger("kilowatch.monitoring")
 #: Out-of-sample history the CUSUM reads; older residuals have already been judged.
 CUSUM_HISTORY_DAYS = 90
 MAX_WINDOW_DAYS = 365
-#: Machines evaluated at once on PostgreSQL (SQLite has one writer: one at a time there).
+#: Machines checked and evaluated at once on PostgreSQL (SQLite has one writer: one at a time there).
 MACHINES_AT_ONCE = 4
 
 
@@ -96,7 +96,8 @@ async def evaluate_all(resources: Resources) -> int:
     so one machine's database round trips overlap another's computation. Machines are independent: their
     evaluations, alerts and retraining touch only their own rows.
     """
-    await quality.check_all(resources)
+    at_once = MACHINES_AT_ONCE if resources.settings.dialect == "postgresql" else 1
+    await quality.check_all(resources, at_once)
     async with resources.reads() as session:
         monitored = await _monitored(session)
     MODELS.reserve(len(monitored))
@@ -105,7 +106,7 @@ async def evaluate_all(resources: Resources) -> int:
     for due in monitored:
         if due.latest is not None and _has_new_window(due):
             machines_due[due.champion.version.machine_id].append(due)
-    gate = asyncio.Semaphore(MACHINES_AT_ONCE if resources.settings.dialect == "postgresql" else 1)
+    gate = asyncio.Semaphore(at_once)
 
     async def machine(machine_id: uuid.UUID, series: list[_Due]) -> int:
         async with gate:

@@ -52,8 +52,9 @@ MAX_NEW = timedelta(days=31)
 CRITICAL_HOURS = 24.0
 
 
-async def check_all(resources: Resources) -> int:
-    """Check every monitored machine's new readings and silence; returns how many machines were checked."""
+async def check_all(resources: Resources, at_once: int) -> int:
+    """Check every monitored machine's new readings and silence, ``at_once`` machines at a time (so one
+    machine's round trips overlap another's computation); returns how many machines were checked."""
     async with resources.reads() as session:
         monitored = (
             await session.scalars(
@@ -62,13 +63,17 @@ async def check_all(resources: Resources) -> int:
         ).all()
         latest = await reading_stats.last_readings(session)
     clock = max(latest.values(), default=None)
-    checked = 0
-    for machine_id in monitored:
-        try:
-            checked += await check_machine(resources, machine_id, latest.get(machine_id), clock)
-        except Exception:  # one machine's broken data must not stop the others
-            logger.exception("data-quality check of machine %s failed", machine_id)
-    return checked
+    gate = asyncio.Semaphore(at_once)
+
+    async def checked(machine_id: uuid.UUID) -> bool:
+        async with gate:
+            try:
+                return await check_machine(resources, machine_id, latest.get(machine_id), clock)
+            except Exception:  # one machine's broken data must not stop the others
+                logger.exception("data-quality check of machine %s failed", machine_id)
+                return False
+
+    return sum(await asyncio.gather(*(checked(machine_id) for machine_id in monitored)))
 
 
 async def check_machine(
