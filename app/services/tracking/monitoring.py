@@ -10,6 +10,7 @@ raises, resolves and acts.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections import defaultdict
@@ -192,12 +193,7 @@ async def _evaluate_machine(
         measured = bool(baselines) and await interventions.measure_in_effect(
             session, machine_id, baselines[0].trained_to, latest
         )
-        profiles: dict[uuid.UUID, dict[str, Any]] = {
-            version_id: profile
-            for version_id, profile in await session.execute(
-                sa.select(ModelVersion.id, ModelVersion.reference_profile).where(ModelVersion.id.in_(windows))
-            )
-        }
+        profiles = await _reference_profiles(session, list(windows))
         models = await loaded_models(session, [due.champion.version for due in series])
         inputs = {}
         for due in series:
@@ -225,6 +221,24 @@ async def _evaluate_machine(
             continue
         evaluated.append(outcomes.Evaluated(version, evaluation, due.policy))
     return await outcomes.record(resources, evaluated)
+
+
+async def _reference_profiles(session: AsyncSession, version_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Each version's reference profile, each distinct one decoded once: a machine's model types trained on
+    the same window share one (~160 kB of JSON for a year of hourly readings), so it is read as text and
+    decoded per distinct text rather than once per version."""
+    rows = await session.execute(
+        sa.select(ModelVersion.id, sa.cast(ModelVersion.reference_profile, sa.Text)).where(
+            ModelVersion.id.in_(version_ids)
+        )
+    )
+    decoded: dict[str, dict[str, Any]] = {}
+    profiles = {}
+    for version_id, text in rows:
+        if text not in decoded:
+            decoded[text] = json.loads(text)
+        profiles[version_id] = decoded[text]
+    return profiles
 
 
 def _windows(due: _Due, latest: datetime, drift_window_days: float | None) -> tuple[datetime, datetime]:
