@@ -10,6 +10,7 @@ import pandas as pd
 from app.ml.model_types import get_model_type
 from app.ml.model_types.base import FittedModel, Prediction
 from app.ml.synthetic import DEMO_FLEET, generate_readings
+from app.services.tracking.evaluation import _predictor
 from app.services.tracking.series_memory import SeriesMemory
 
 
@@ -54,3 +55,21 @@ def test_capacity_forgets_least_recently_used_and_grows_on_reserve() -> None:
     memory.reserve(3)
     memory.remember_scale(versions[0], None)
     assert len(memory) == 3
+
+
+def test_the_drift_check_takes_known_predictions_only_for_its_unchanged_window() -> None:
+    frame = generate_readings(DEMO_FLEET[0], "2024-01-01", 60, seed=4)
+    model = Counting(get_model_type("baseline").fit(frame.iloc[: 40 * 24]))
+    window = frame.iloc[50 * 24 : 57 * 24]
+    known = pd.Series(model.model.predict(window.iloc[24:]).value, index=window.index[24:])  # first day unknown
+    predict = _predictor(model, window, known)  # type: ignore[arg-type]
+    columns = {name: window[name].to_numpy(dtype=float) for name in model.features}
+
+    np.testing.assert_allclose(predict(columns), model.model.predict(window).value, rtol=1e-12)
+    assert model.rows == 24
+
+    moved = {**columns, "production_units": columns["production_units"] - 10.0}
+    changed = window.copy()
+    changed["production_units"] = moved["production_units"]
+    np.testing.assert_allclose(predict(moved), model.model.predict(changed).value, rtol=1e-12)
+    assert model.rows == 24 + len(window)  # a changed input is predicted whole

@@ -117,6 +117,7 @@ def evaluate(
             consecutive_windows=policy.consecutive_windows,
         ),
     )
+    shift, predicted_reporting = _level_shift(model, scale, reporting, predictions)
     features = {
         name: drift_frame[name].to_numpy(dtype=float, na_value=np.nan)
         for name in profile.get("features", {})
@@ -132,7 +133,7 @@ def evaluate(
             impact_critical=policy.drift_impact_critical,
         ),
         index=drift_frame.index,
-        predict=_predictor(model, drift_frame),
+        predict=_predictor(model, drift_frame, predicted_reporting),
         residual_std=scale.std if scale else None,
     )
     return Evaluation(
@@ -145,7 +146,7 @@ def evaluate(
         drift_samples=len(drift_frame),
         data_drift=data_drift,
         degradation=degradation,
-        **_level_shift(model, scale, reporting, predictions),
+        **shift,
     )
 
 
@@ -164,10 +165,27 @@ def residual_scale(model: FittedModel, validation_frame: pd.DataFrame) -> Residu
         return None
 
 
-def _predictor(model: FittedModel, frame: pd.DataFrame) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
-    """The model on ``frame`` with some columns replaced: what data drift's impact is measured with."""
+def _predictor(
+    model: FittedModel, frame: pd.DataFrame, known: pd.Series | None
+) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
+    """The model on ``frame`` with some columns replaced: what data drift's impact is measured with.
+
+    ``known``: predictions already made for readings of ``frame`` (by instant, on the same inputs: the
+    level-shift check's, over the out-of-sample history the drift window usually lies in), which the
+    unchanged window takes instead of predicting them again.
+    """
+    own = {name: frame[name].to_numpy(dtype=float, na_value=np.nan) for name in model.features if name in frame}
 
     def predict(columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        unchanged = all(
+            name not in columns or np.array_equal(columns[name], values, equal_nan=True) for name, values in own.items()
+        )
+        if unchanged and known is not None:
+            values = known.reindex(frame.index).to_numpy(dtype=float, copy=True)
+            missing = np.isnan(values)
+            if missing.any():
+                values[missing] = np.asarray(model.predict(frame.loc[missing]).value, dtype=float)
+            return values
         changed = frame.copy()
         for name in model.features:
             if name in columns:
@@ -179,18 +197,20 @@ def _predictor(model: FittedModel, frame: pd.DataFrame) -> Callable[[Mapping[str
 
 def _level_shift(
     model: FittedModel, reference: ResidualReference | None, reporting: pd.DataFrame, predictions: Predictions
-) -> dict[str, Any]:
-    """CUSUM of out-of-sample residuals (a two-hour labelled spike is not a level shift), and when it began."""
+) -> tuple[dict[str, Any], pd.Series | None]:
+    """CUSUM of out-of-sample residuals (a two-hour labelled spike is not a level shift), and when it began;
+    with the predictions it made, by instant."""
     if len(reporting) < 3 or reference is None:
-        return {"level_shift": None}
+        return {"level_shift": None}, None
     frame = _without_labelled_anomalies(reporting)
-    residuals = _residuals(frame, predictions(model, frame))
+    predicted = predictions(model, frame)
+    residuals = _residuals(frame, predicted)
     finite = np.isfinite(residuals)
     shift = detect_level_shift(residuals[finite], reference)
     since = None
     if shift.detected and shift.change_index is not None:
         since = _instant(frame.index[finite][shift.change_index])
-    return {"level_shift": shift, "level_shift_since": since}
+    return {"level_shift": shift, "level_shift_since": since}, pd.Series(predicted, index=frame.index)
 
 
 def _without_labelled_anomalies(frame: pd.DataFrame) -> pd.DataFrame:

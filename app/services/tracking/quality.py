@@ -88,6 +88,8 @@ async def check_machine(
     async with resources.reads() as session:
         checked_to = await session.scalar(sa.select(Machine.quality_checked_to).where(Machine.id == machine_id))
         new = checked_to is None or latest > checked_to
+        if not new and latest >= clock:
+            return False  # checked already, and the meter's newest reading is the data clock: no silence
         settings = (await policies.get(session, machine_id, CARRIER)).settings
         new_from = max(checked_to or latest - LOOK_BACK, latest - MAX_NEW) if new else latest
         frame = await readings.window_frame(session, machine_id, new_from - LOOK_BACK, latest)
