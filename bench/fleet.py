@@ -31,12 +31,12 @@ The readings span a year ending ``SPARE_DAYS`` before the build, so later ``--re
 days they ingest in the past (a run takes ``--gap-days`` + 1 of them). Targets are printed beside the
 measurements, projected to the target's fleet size from the measured rates where N differs.
 
-Measured (``python -m bench.fleet --machines 100 --keep``, 2 cores, load average 13-25 throughout,
-the N=1,000 build running beside it; 70 min in all): training on two workers 31.8 BASELINE, 19.7
-ANOMALY, 35.4 FORECAST_ARIMA and 3.1 FORECAST_PROPHET fits/min (434 min projected for 1,000
-machines); 32 sample fits in 276 s on two workers against 413 s on one (1.50x); both monitoring
-cycles cancelled by ARQ's 300 s job timeout (since fixed) after 275 and 213 of 400 series (0.9, 0.7/s);
-2.47 MB per machine-year; peak RSS API 535 MB, workers 345 and 696 MB. docs/scaling.md has the table.
+Measured on this 2-core host, quiet: ``python -m bench.fleet --machines 1000 --keep`` ran end to end in
+38.5 min (readings 2 min; training 28.1 min on two workers: 323 BASELINE, 210 ANOMALY, 378 FORECAST_ARIMA
+and 57 FORECAST_PROPHET fits/min; monitoring 213 s full, 102 s one new day; fleet page p50 61 ms; mixed
+reads 43 requests/s at 32 connections, 0 errors; 1.81 MB per machine-year). After this work's monitoring
+and fleet-page changes, ``--reuse`` on that database (7.3 min): monitoring 163 s full, 78 s one new day,
+fleet page p50 29.5 ms, mixed reads 71.5 requests/s, p99 816 ms. docs/scaling.md has the tables.
 """
 
 from __future__ import annotations
