@@ -31,15 +31,15 @@ def _monitor(frame: pd.DataFrame, *until: pd.Timestamp) -> list[Evaluation]:
     training = frame.loc[:TRAINED_TO]
     model = get_model_type("baseline").fit(training)
     columns = ["energy_kwh", *model.features]
-    profile = build_reference_profile(
-        {name: training[name].to_numpy(dtype=float) for name in columns}, index=training.index
+    references = read_reference_profile(
+        build_reference_profile({name: training[name].to_numpy(dtype=float) for name in columns}, index=training.index)
     )
     scale = residual_scale(model, training.iloc[-len(training) // 5 :])
     evaluations = []
     for end in until:
         reporting = frame.loc[(frame.index > TRAINED_TO) & (frame.index <= end)]
         drift_frame = reporting.loc[reporting.index > end - pd.Timedelta(days=7)]
-        evaluations.append(evaluate(model, profile, ErrorMetrics(), scale, reporting, drift_frame, [], POLICY))
+        evaluations.append(evaluate(model, references, ErrorMetrics(), scale, reporting, drift_frame, [], POLICY))
     return evaluations
 
 

@@ -37,7 +37,7 @@ from app.ml.drift.profile import (
     build_reference_profile,
     read_reference_profile,
 )
-from app.ml.drift.verdict import compare_to_profile, stored_severity, window_verdict
+from app.ml.drift.verdict import compare_to_profile, compare_to_references, stored_severity, window_verdict
 
 __all__ = [
     "PROFILE_VERSION",
@@ -56,6 +56,7 @@ __all__ = [
     "build_reference_profile",
     "compare_arrays",
     "compare_to_profile",
+    "compare_to_references",
     "detect_level_shift",
     "detect_metric_degradation",
     "read_reference_profile",

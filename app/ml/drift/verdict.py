@@ -48,6 +48,16 @@ def compare_to_profile(
     profile: Mapping[str, Any],
     current: Mapping[str, ArrayLike],
     thresholds: DataDriftThresholds | None = None,
+    **options: Any,
+) -> DataDriftReport:
+    """``compare_to_references`` against a stored profile (the JSON ``build_reference_profile`` returns)."""
+    return compare_to_references(read_reference_profile(profile), current, thresholds, **options)
+
+
+def compare_to_references(
+    references: Mapping[str, FeatureProfile],
+    current: Mapping[str, ArrayLike],
+    thresholds: DataDriftThresholds | None = None,
     *,
     index: pd.DatetimeIndex | None = None,
     predict: Predict | None = None,
@@ -56,6 +66,9 @@ def compare_to_profile(
 ) -> DataDriftReport:
     """Data drift of each profiled feature of ``current`` (non-finite values dropped).
 
+    ``references``: a stored profile as ``read_reference_profile`` parses it (monitoring keeps the
+    parsed form per version rather than parsing ~160 kB of JSON every evaluation).
+
     With the window's timestamps (``index``) each feature is compared with the same weeks of the
     year in training where training covers them (``seasonal.comparable_reference``), else with all of
     training. With ``predict`` (the model on columns of ``current``) and its ``residual_std``, a
@@ -63,7 +76,6 @@ def compare_to_profile(
     target, outdoor temperature as weather and every other column as a driver.
     """
     thresholds = thresholds or DataDriftThresholds()
-    references = read_reference_profile(profile)
     samples = {name: sorted_finite(current[name]) for name in references if name in current}
     compared = [name for name, values in samples.items() if values.size]
     skipped = [name for name in references if name not in compared]

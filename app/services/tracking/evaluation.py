@@ -23,11 +23,12 @@ from app.ml.drift import (
     DataDriftReport,
     DataDriftThresholds,
     ErrorMetrics,
+    FeatureProfile,
     LevelShift,
     MetricDegradation,
     MetricThresholds,
     ResidualReference,
-    compare_to_profile,
+    compare_to_references,
     detect_level_shift,
     detect_metric_degradation,
     residual_reference,
@@ -79,7 +80,7 @@ def predicted(model: FittedModel, frame: pd.DataFrame) -> np.ndarray:
 
 def evaluate(
     model: FittedModel,
-    profile: dict[str, Any],
+    references: Mapping[str, FeatureProfile],
     validation: ErrorMetrics,
     scale: ResidualReference | None,
     reporting: pd.DataFrame,
@@ -120,11 +121,11 @@ def evaluate(
     shift, predicted_reporting = _level_shift(model, scale, reporting, predictions)
     features = {
         name: drift_frame[name].to_numpy(dtype=float, na_value=np.nan)
-        for name in profile.get("features", {})
+        for name in references
         if name in drift_frame.columns
     }
-    data_drift = compare_to_profile(
-        profile,
+    data_drift = compare_to_references(
+        references,
         features,
         DataDriftThresholds(
             psi_warning=policy.psi_warning,

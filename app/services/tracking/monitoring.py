@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import DriftReport, MachineReadingStats, ModelVersion, PerformanceMetrics
 from app.enums import MetricsSource, ModelType, VersionStage
 from app.errors import Conflict
-from app.ml.drift import ErrorMetrics
+from app.ml.drift import ErrorMetrics, FeatureProfile, read_reference_profile
 from app.ml.model_types.base import FittedModel
 from app.services.checks import require_range
 from app.services.fleet import machines, readings
@@ -166,7 +166,7 @@ async def _monitored(session: AsyncSession) -> list[_Due]:
 class _Inputs:
     """What one series' evaluation reads, besides the machine's readings."""
 
-    profile: dict[str, Any]
+    references: dict[str, FeatureProfile]
     earlier: list[ErrorMetrics]
     validation_frame: Any
 
@@ -225,21 +225,25 @@ async def _evaluate_machine(
     return await outcomes.record(resources, evaluated)
 
 
-async def _reference_profiles(session: AsyncSession, version_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """Each version's reference profile, each distinct one decoded once: a machine's model types trained on
-    the same window share one (~160 kB of JSON for a year of hourly readings), so it is read as text and
-    decoded per distinct text rather than once per version."""
+async def _reference_profiles(
+    session: AsyncSession, version_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, FeatureProfile]]:
+    """Each version's parsed reference profile, from the series memory or read, decoded and parsed once per
+    distinct profile: a machine's model types trained on the same window share one (~160 kB of JSON for a
+    year of hourly readings), so the missing ones are read as text and parsed per distinct text."""
+    profiles = {version_id: known for version_id in version_ids if (known := SERIES.references(version_id))}
+    missing = [version_id for version_id in version_ids if version_id not in profiles]
+    if not missing:
+        return profiles
     rows = await session.execute(
-        sa.select(ModelVersion.id, sa.cast(ModelVersion.reference_profile, sa.Text)).where(
-            ModelVersion.id.in_(version_ids)
-        )
+        sa.select(ModelVersion.id, sa.cast(ModelVersion.reference_profile, sa.Text)).where(ModelVersion.id.in_(missing))
     )
-    decoded: dict[str, dict[str, Any]] = {}
-    profiles = {}
+    parsed: dict[str, dict[str, FeatureProfile]] = {}
     for version_id, text in rows:
-        if text not in decoded:
-            decoded[text] = json.loads(text)
-        profiles[version_id] = decoded[text]
+        if text not in parsed:
+            parsed[text] = read_reference_profile(json.loads(text))
+        profiles[version_id] = parsed[text]
+        SERIES.remember_references(version_id, parsed[text])
     return profiles
 
 
@@ -262,7 +266,7 @@ def _evaluate_series(
         SERIES.remember_scale(version.id, scale)
     return evaluate(
         model,
-        inputs.profile,
+        inputs.references,
         _error_metrics(due.champion.validation),
         scale,
         reporting,

@@ -6,6 +6,9 @@ computed from scratch every cycle: the validation window read and predicted agai
 predicted again to add one day. Here, per version id:
 
 - the residual scale, computed once (a version, its artifact and its validation window do not change);
+- the reference profile as the drift check reads it (parsed once: ~160 kB of JSON for a year of hourly
+  readings, shared by the model types of a machine trained on the same window, so one parsed copy of
+  ~80 kB serves them all);
 - the last predictions with the timestamps and model inputs they were made for. A new evaluation
   reuses a prediction only for a reading at the same instant with the same inputs, and predicts the
   rest, so a revised reading is predicted again and the outcome is exactly what predicting every
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from app.ml.drift import ResidualReference
+from app.ml.drift import FeatureProfile, ResidualReference
 from app.ml.model_types.base import FittedModel
 
 #: Series remembered until monitoring reserves room for its fleet.
@@ -46,6 +49,7 @@ class _Entry:
     scale: ResidualReference | None = None
     scale_known: bool = False
     predicted: _Predicted | None = None
+    references: dict[str, FeatureProfile] | None = None
 
 
 class SeriesMemory:
@@ -69,6 +73,16 @@ class SeriesMemory:
         with self._lock:
             entry = self._entry(version_id)
             entry.scale, entry.scale_known = scale, True
+
+    def references(self, version_id: uuid.UUID) -> dict[str, FeatureProfile] | None:
+        """The version's parsed reference profile, if remembered."""
+        with self._lock:
+            entry = self._entries.get(version_id)
+            return entry.references if entry else None
+
+    def remember_references(self, version_id: uuid.UUID, references: dict[str, FeatureProfile]) -> None:
+        with self._lock:
+            self._entry(version_id).references = references
 
     def predictions(self, version_id: uuid.UUID, model: FittedModel, frame: pd.DataFrame) -> np.ndarray:
         """``model.predict(frame).value``, predicting only the rows not predicted before with the same inputs."""
