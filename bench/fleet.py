@@ -35,8 +35,8 @@ Measured on this 2-core host, quiet: ``python -m bench.fleet --machines 1000 --k
 38.5 min (readings 2 min; training 28.1 min on two workers: 323 BASELINE, 210 ANOMALY, 378 FORECAST_ARIMA
 and 57 FORECAST_PROPHET fits/min; monitoring 213 s full, 102 s one new day; fleet page p50 61 ms; mixed
 reads 43 requests/s at 32 connections, 0 errors; 1.81 MB per machine-year). After this work's monitoring
-and fleet-page changes, ``--reuse`` on that database (7.3 min): monitoring 163 s full, 78 s one new day,
-fleet page p50 29.5 ms, mixed reads 71.5 requests/s, p99 816 ms. docs/scaling.md has the tables.
+and fleet-page changes, ``--reuse`` on that database (5.6-7.3 min): monitoring 150 s full, 58.1 and 59.7 s
+one new day, fleet page p50 27-30 ms, mixed reads 64-72 requests/s, p99 0.8 s. docs/scaling.md has the tables.
 """
 
 from __future__ import annotations
