@@ -48,10 +48,22 @@ def compare_to_profile(
     profile: Mapping[str, Any],
     current: Mapping[str, ArrayLike],
     thresholds: DataDriftThresholds | None = None,
-    **options: Any,
+    *,
+    index: pd.DatetimeIndex | None = None,
+    predict: Predict | None = None,
+    residual_std: float | None = None,
+    roles: Mapping[str, Role] | None = None,
 ) -> DataDriftReport:
     """``compare_to_references`` against a stored profile (the JSON ``build_reference_profile`` returns)."""
-    return compare_to_references(read_reference_profile(profile), current, thresholds, **options)
+    return compare_to_references(
+        read_reference_profile(profile),
+        current,
+        thresholds,
+        index=index,
+        predict=predict,
+        residual_std=residual_std,
+        roles=roles,
+    )
 
 
 def compare_to_references(
