@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from app.db.migrate import upgrade_to_head  # noqa: E402
+from tests.faults import until_ready  # noqa: E402
 from tests.support import ADMIN_DSN, scratch_postgres_database  # noqa: E402
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -115,7 +116,7 @@ async def graphql_batches(database_url: str, rows: int, batch: int) -> float:
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
-            await _wait_ready(client)
+            await until_ready(client, timeout_s=20.0)
             created = await client.post(
                 "/graphql", json={"query": 'mutation { registerMachine(name: "bench-http") { id } }'}
             )
@@ -143,17 +144,6 @@ async def graphql_batches(database_url: str, rows: int, batch: int) -> float:
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-async def _wait_ready(client: httpx.AsyncClient) -> None:
-    for _ in range(200):
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("server did not become ready")
 
 
 async def main() -> None:

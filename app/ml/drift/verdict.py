@@ -45,25 +45,11 @@ DEFAULT_ROLES: dict[str, Role] = {ENERGY: Role.TARGET, TEMPERATURE: Role.WEATHER
 
 
 def compare_to_profile(
-    profile: Mapping[str, Any],
-    current: Mapping[str, ArrayLike],
-    thresholds: DataDriftThresholds | None = None,
-    *,
-    index: pd.DatetimeIndex | None = None,
-    predict: Predict | None = None,
-    residual_std: float | None = None,
-    roles: Mapping[str, Role] | None = None,
+    profile: Mapping[str, Any], current: Mapping[str, ArrayLike], thresholds: DataDriftThresholds | None = None
 ) -> DataDriftReport:
-    """``compare_to_references`` against a stored profile (the JSON ``build_reference_profile`` returns)."""
-    return compare_to_references(
-        read_reference_profile(profile),
-        current,
-        thresholds,
-        index=index,
-        predict=predict,
-        residual_std=residual_std,
-        roles=roles,
-    )
+    """``compare_to_references`` against a stored profile (the JSON ``build_reference_profile`` returns), with
+    neither timestamps nor a model: what a check of a window's distributions alone needs."""
+    return compare_to_references(read_reference_profile(profile), current, thresholds)
 
 
 def compare_to_references(
