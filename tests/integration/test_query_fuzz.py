@@ -47,6 +47,13 @@ OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelt
 DATETIMES = st.builds(lambda moment, zone: moment.replace(tzinfo=zone), st.datetimes(), OFFSETS)
 
 
+async def admin_app(stack: AsyncExitStack, database_url: str) -> tuple[Resources, httpx.AsyncClient]:
+    """The application running on ``database_url`` and an administrator's client of it, closed with ``stack``."""
+    app = await stack.enter_async_context(running(Settings(database_url=database_url, retrain_schedule="off")))
+    client = await stack.enter_async_context(client_as(app, Role.ADMIN))
+    return app.state.lifespan_state["resources"], client
+
+
 async def seed(resources: Resources, client: httpx.AsyncClient) -> list[str]:
     """Two machines with readings, a trained baseline (a version and a job) on one, an alert on each."""
     ids: list[str] = []
@@ -87,11 +94,7 @@ def test_generated_queries_with_real_ids_never_fail_internally(database_url: str
     sent: list[str] = []
     with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
         stack = AsyncExitStack()
-        app = runner.run(
-            stack.enter_async_context(running(Settings(database_url=database_url, retrain_schedule="off")))
-        )
-        resources = app.state.lifespan_state["resources"]
-        client = runner.run(stack.enter_async_context(client_as(app, Role.ADMIN)))
+        resources, client = runner.run(admin_app(stack, database_url))
         documents = generated(runner.run(seed(resources, client)))
         deadline = time.monotonic() + BUDGET_S
 
@@ -137,11 +140,7 @@ NULLING = [
 def test_errors_that_null_nested_fields_leave_no_coroutine_unawaited(database_url: str) -> None:
     with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
         stack = AsyncExitStack()
-        app = runner.run(
-            stack.enter_async_context(running(Settings(database_url=database_url, retrain_schedule="off")))
-        )
-        resources = app.state.lifespan_state["resources"]
-        client = runner.run(stack.enter_async_context(client_as(app, Role.ADMIN)))
+        resources, client = runner.run(admin_app(stack, database_url))
 
         async def send_all(machine_id: str) -> None:
             for _ in range(10):
